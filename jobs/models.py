@@ -1,0 +1,100 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+# The lifecycle. processing -> queued is the recovery path (a stale job re-queued to resume).
+ALLOWED_TRANSITIONS = {
+    JobStatus.QUEUED: {JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED},
+    JobStatus.PROCESSING: {JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED},
+    JobStatus.COMPLETED: set(),
+    JobStatus.FAILED: set(),
+    JobStatus.CANCELLED: set(),
+}
+
+
+class AnalysisJob(models.Model):
+    """One request to analyse a set of symbols with one strategy and one set of trade parameters.
+
+    `analysis_key` is a digest of everything that changes the result (normalised symbol set,
+    strategy, capital, risk settings, data source). At most one job per key is active.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    analysis_key = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
+    status_reason = models.TextField(blank=True, help_text="Why the job failed, was cancelled or was retired")
+
+    symbols = models.JSONField(help_text="Normalised Yahoo symbols, sorted")
+    total = models.PositiveIntegerField()
+    strategy_id = models.PositiveSmallIntegerField(default=1)
+    capital = models.DecimalField(max_digits=16, decimal_places=2)
+    risk_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    max_position_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    data_source = models.CharField(max_length=200)
+    is_all_stocks = models.BooleanField(default=False, help_text="Requested as 'every active stock'")
+
+    completed = models.PositiveIntegerField(default=0)
+    successful = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+
+    attempt = models.PositiveIntegerField(default=0, help_text="Incremented by every worker that claims the job")
+    enqueued = models.BooleanField(default=False, help_text="Handed to the django-q2 broker")
+    task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    duplicate_count = models.PositiveIntegerField(default=0)
+    last_duplicate_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes")
+    requested_by = models.CharField(max_length=150, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Deduplication: at most one queued/processing job per analysis. This, not a
+            # read-then-write check, is what holds across processes and hosts.
+            models.UniqueConstraint(
+                fields=["analysis_key"],
+                condition=Q(status__in=["queued", "processing"]),
+                name="job_one_active_per_analysis",
+            ),
+            # Progress never exceeds the work.
+            models.CheckConstraint(
+                condition=Q(completed__lte=models.F("total")) & Q(successful__lte=models.F("completed")),
+                name="job_progress_within_total",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Job {self.id} ({self.status}, {self.completed}/{self.total})"
+
+    @property
+    def job_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.total:
+            return 100 if self.status == JobStatus.COMPLETED else 0
+        return int(self.completed * 100 / self.total)

@@ -1,0 +1,3 @@
+"""Job API routes, mounted under /api/."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Stock API routes, mounted under /api/."""
+
+urlpatterns = []

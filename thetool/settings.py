@@ -1,0 +1,232 @@
+"""TheTool settings.
+
+Every knob is an environment variable with a default that works on a fresh clone
+(SQLite + django-q2's ORM broker). Production differs only by environment; `.env.example`
+lists every variable. Malformed values stop start-up with a message naming the variable.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A local .env file is optional; real environment variables always win.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _typed(name, cast, default):
+    """Read one variable, naming it when its value is malformed."""
+    try:
+        return cast(name, default=default)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"Environment variable {name} is malformed: {exc}") from exc
+
+
+def env_bool(name, default):
+    raw = env.str(name, default=None)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"Environment variable {name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name, default, *, minimum=None):
+    value = _typed(name, env.int, default)
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"Environment variable {name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_float(name, default, *, minimum=None):
+    value = _typed(name, env.float, default)
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"Environment variable {name} must be >= {minimum}, got {value}")
+    return value
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Environment variable DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false")
+    SECRET_KEY = "insecure-development-key-only-for-DJANGO_DEBUG-true"
+
+ALLOWED_HOSTS = _typed("DJANGO_ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = _typed("DJANGO_CSRF_TRUSTED_ORIGINS", env.list, [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_q",
+    "stocks",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "thetool.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "thetool.wsgi.application"
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+try:
+    _db = environ.Env.db_url_config(DATABASE_URL)
+except (ValueError, KeyError, ImproperlyConfigured) as exc:
+    raise ImproperlyConfigured(f"Environment variable DATABASE_URL is malformed: {exc}") from exc
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Web and qcluster write concurrently. IMMEDIATE takes the write lock at BEGIN so a
+    # transaction never upgrades a read lock mid-way (the source of instant "database is
+    # locked"); WAL lets readers proceed during a write; busy_timeout makes writers queue.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+    }
+    _db.setdefault("TEST", {})["NAME"] = env.str("THETOOL_SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # A new connection per request/enqueue costs more than the work itself: keep them.
+    _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+else:
+    raise ImproperlyConfigured(f"Environment variable DATABASE_URL names an unsupported database: {_db['ENGINE']}")
+DATABASES = {"default": _db}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Time: UTC in the database, Asia/Kolkata wherever a person reads it ---------------------
+LANGUAGE_CODE = "en-us"
+USE_TZ = True
+TIME_ZONE = "Asia/Kolkata"
+USE_I18N = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "thetool.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "TheTool API",
+    "DESCRIPTION": (
+        "Technical analysis of NSE stocks in background jobs that are never duplicated. "
+        "Every error has the shape {\"error\": {\"code\", \"message\", \"details\"}}."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- TheTool --------------------------------------------------------------------------------
+_source = env.str("THETOOL_DATA_SOURCE", default="yfinance").strip()
+if not (_source in {"yfinance", "demo"} or (_source.startswith("csv:") and len(_source) > 4)):
+    raise ImproperlyConfigured(
+        f"Environment variable THETOOL_DATA_SOURCE must be yfinance, demo or csv:DIR, got {_source!r}"
+    )
+THETOOL_DATA_SOURCE = _source
+THETOOL_FETCH_TIMEOUT_SECONDS = env_float("THETOOL_FETCH_TIMEOUT_SECONDS", 20.0, minimum=1)
+THETOOL_FETCH_CHUNK_SIZE = env_int("THETOOL_FETCH_CHUNK_SIZE", 100, minimum=1)
+THETOOL_HISTORY_DAYS = env_int("THETOOL_HISTORY_DAYS", 730, minimum=300)
+THETOOL_YFINANCE_CACHE_DIR = env.str("THETOOL_YFINANCE_CACHE_DIR", default=str(BASE_DIR / ".cache" / "yfinance"))
+
+THETOOL_DEDUP_WINDOW_SECONDS = env_int("THETOOL_DEDUP_WINDOW_SECONDS", 300, minimum=0)
+THETOOL_JOB_CREATE_RETRIES = env_int("THETOOL_JOB_CREATE_RETRIES", 3, minimum=1)
+THETOOL_JOB_CREATE_BACKOFF = env_float("THETOOL_JOB_CREATE_BACKOFF", 0.1, minimum=0)
+THETOOL_JOB_STALE_SECONDS = env_int("THETOOL_JOB_STALE_SECONDS", 120, minimum=1)
+THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
+THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
+THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
+
+# --- django-q2 ------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+Q_TIMEOUT = env_int("THETOOL_Q_TIMEOUT", 3600, minimum=1)
+Q_CLUSTER = {
+    "name": "thetool",
+    "workers": env_int("THETOOL_Q_WORKERS", 2, minimum=1),
+    # A job task may run this long; it must stay below `retry` or a running task is delivered again.
+    "timeout": Q_TIMEOUT,
+    "retry": env_int("THETOOL_Q_RETRY", Q_TIMEOUT + 300, minimum=2),
+    # Crash recovery lives in the job table (heartbeat + reaper); redelivery is only a backstop.
+    "max_attempts": env_int("THETOOL_Q_MAX_ATTEMPTS", 2, minimum=1),
+    "recycle": 500,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "catch_up": False,
+    "poll": env_float("THETOOL_Q_POLL", 0.2, minimum=0.05),
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Logging: one line per event, searchable by job id -------------------------------------
+LOG_LEVEL = env.str("THETOOL_LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "jobs": {"level": LOG_LEVEL},
+        "stocks": {"level": LOG_LEVEL},
+        "thetool": {"level": LOG_LEVEL},
+        "django_q": {"level": env.str("THETOOL_Q_LOG_LEVEL", default="INFO").upper()},
+    },
+}

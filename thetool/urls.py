@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Job routes first: /api/stocks/analyze-all-stocks must not be read as a stock symbol.
+    path("api/", include("jobs.urls")),
+    path("api/", include("stocks.urls")),
+    path("", include("thetool.page_urls")),
+]
