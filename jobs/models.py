@@ -3,6 +3,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from jobs.exceptions import InvalidJobTransition
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -52,6 +54,7 @@ class AnalysisJob(models.Model):
 
     attempt = models.PositiveIntegerField(default=0, help_text="Incremented by every worker that claims the job")
     enqueued = models.BooleanField(default=False, help_text="Handed to the django-q2 broker")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last hand-over to the broker")
     task_id = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
@@ -84,6 +87,11 @@ class AnalysisJob(models.Model):
 
     def __str__(self):
         return f"Job {self.id} ({self.status}, {self.completed}/{self.total})"
+
+    @classmethod
+    def check_transition(cls, current: str, new: str) -> None:
+        if new not in ALLOWED_TRANSITIONS[JobStatus(current)]:
+            raise InvalidJobTransition(f"A job cannot go from {current} to {new}")
 
     @property
     def job_id(self) -> str:

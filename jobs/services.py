@@ -1,0 +1,314 @@
+"""Writes of the jobs domain: requesting, cancelling and recovering analysis jobs.
+
+Deduplication is the database's job. `job_one_active_per_analysis` (a conditional unique
+constraint) allows at most one queued/processing job per analysis key; the decision to reuse,
+retire or supersede the active job is taken inside one short transaction that locks the active
+row (`select_for_update` on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers).
+A concurrent request that loses the race gets an IntegrityError and takes the whole decision
+again: by then the winner may be running, or already finished.
+
+The worker side (claiming, recording batches, finishing) lives in jobs.execution.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from jobs.exceptions import JobAlreadyFinished
+from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobStatus
+from jobs.selectors import get_job
+from stocks.analysis import TradeParams
+from stocks.exceptions import InvalidSymbol, InvalidTradeParameters
+from stocks.models import Stock
+from stocks.strategies import get_strategy
+from stocks.universe import normalize_symbols
+from thetool.exceptions import ApplicationError, ServiceUnavailable
+
+logger = logging.getLogger("jobs")
+
+DEFAULT_CAPITAL = Decimal("100000")
+DEFAULT_RISK_PERCENT = Decimal("2")
+# Losing the insert race is normal under load; it costs one more decision, not a backoff.
+MAX_RACE_RETRIES = 5
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+class EmptyUniverse(ApplicationError):
+    code = "empty_universe"
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """A validated, normalised analysis request: everything that changes the result."""
+
+    symbols: tuple[str, ...]
+    strategy_id: int
+    capital: Decimal
+    risk_percent: Decimal
+    max_position_percent: Decimal
+    data_source: str
+    is_all_stocks: bool
+
+    @property
+    def key(self) -> str:
+        """Digest of the analysis: same symbols (as a set), strategy, parameters and data source."""
+        payload = {
+            "symbols": list(self.symbols),
+            "strategy_id": self.strategy_id,
+            "capital": str(self.capital),
+            "risk_percent": str(self.risk_percent),
+            "max_position_percent": str(self.max_position_percent),
+            "data_source": self.data_source,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def trade_params(self) -> TradeParams:
+        return TradeParams(
+            capital=float(self.capital),
+            risk_percent=float(self.risk_percent),
+            max_position_percent=float(self.max_position_percent),
+        )
+
+
+def _decimal(value, *, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        raise InvalidTradeParameters(f"{field} must be a number", details={"field": field}) from None
+    if not number.is_finite():
+        raise InvalidTradeParameters(f"{field} must be a finite number", details={"field": field})
+    return number.quantize(Decimal("0.01"))
+
+
+def build_analysis_spec(
+    *,
+    symbols: list[str] | None,
+    capital=DEFAULT_CAPITAL,
+    strategy_id: int = 1,
+    risk_percent=DEFAULT_RISK_PERCENT,
+    max_position_percent=None,
+    data_source: str | None = None,
+) -> AnalysisSpec:
+    """Validate and normalise a request. `symbols` empty or None means every active stock."""
+    strategy = get_strategy(strategy_id)
+    capital = _decimal(capital, field="capital")
+    risk_percent = _decimal(risk_percent, field="risk_percent")
+    max_position = _decimal(
+        strategy.max_position_percent if max_position_percent is None else max_position_percent,
+        field="max_position_percent",
+    )
+    # TradeParams owns the bounds (capital, risk %, position %): one rule set for every caller.
+    TradeParams(capital=float(capital), risk_percent=float(risk_percent), max_position_percent=float(max_position))
+
+    is_all = not symbols
+    if is_all:
+        normalised = list(Stock.objects.filter(is_active=True).order_by("yahoo_symbol").values_list("yahoo_symbol", flat=True))
+        if not normalised:
+            raise EmptyUniverse("The stock universe has no active stocks; load one with manage.py load_universe")
+    else:
+        normalised = normalize_symbols(symbols)
+    limit = settings.THETOOL_MAX_SYMBOLS_PER_JOB
+    if len(normalised) > limit:
+        raise InvalidSymbol(
+            f"A job may analyse at most {limit} symbols, got {len(normalised)}",
+            details={"max_symbols": limit, "count": len(normalised)},
+        )
+    return AnalysisSpec(
+        symbols=tuple(normalised),
+        strategy_id=strategy.id,
+        capital=capital,
+        risk_percent=risk_percent,
+        max_position_percent=max_position,
+        data_source=data_source or settings.THETOOL_DATA_SOURCE,
+        is_all_stocks=is_all,
+    )
+
+
+def is_job_live(job: AnalysisJob, *, now) -> bool:
+    """An active job blocks an identical request while it is young or its worker is beating.
+
+    Outside the dedup window and without a fresh heartbeat (queued but never picked up, or
+    processing with a dead worker) it no longer blocks: the next identical request retires it.
+    """
+    window = timedelta(seconds=settings.THETOOL_DEDUP_WINDOW_SECONDS)
+    stale = timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
+    if job.created_at >= now - window:
+        return True
+    return job.heartbeat_at is not None and job.heartbeat_at >= now - stale
+
+
+def request_analysis_job(
+    *,
+    symbols: list[str] | None,
+    capital=DEFAULT_CAPITAL,
+    strategy_id: int = 1,
+    risk_percent=DEFAULT_RISK_PERCENT,
+    max_position_percent=None,
+    force: bool = False,
+    requested_by: str = "",
+) -> tuple[AnalysisJob, bool]:
+    """Return the active job for this analysis (created=False) or a new, enqueued one (created=True).
+
+    Raises ApplicationError subclasses for bad input (nothing is written) and ServiceUnavailable
+    when the database keeps failing (nothing half-created: the decision is one transaction).
+    """
+    spec = build_analysis_spec(
+        symbols=symbols,
+        capital=capital,
+        strategy_id=strategy_id,
+        risk_percent=risk_percent,
+        max_position_percent=max_position_percent,
+    )
+    job, created = _decide_with_retries(spec=spec, force=force, requested_by=requested_by)
+    if created:
+        # Hand the job to the broker only once its row is committed, so a worker never looks
+        # for a job that is not there yet. Outside a transaction this runs immediately.
+        transaction.on_commit(lambda: enqueue_job(job_id=job.pk))
+        job.refresh_from_db()
+    return job, created
+
+
+def _decide_with_retries(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[AnalysisJob, bool]:
+    attempts = settings.THETOOL_JOB_CREATE_RETRIES
+    backoff = settings.THETOOL_JOB_CREATE_BACKOFF
+    attempt = races = 0
+    while True:
+        try:
+            return _decide(spec=spec, force=force, requested_by=requested_by)
+        except IntegrityError:
+            # Another request inserted the active job between our read and our insert.
+            races += 1
+            logger.info("Lost the race to create a job for key %s (race %d); deciding again", spec.key[:12], races)
+            if races >= MAX_RACE_RETRIES:
+                raise ServiceUnavailable("Too much contention creating this job; try again shortly") from None
+        except TRANSIENT_DB_ERRORS as exc:
+            attempt += 1
+            if attempt >= attempts:
+                logger.error("Job creation failed (attempt %d/%d), giving up: %s", attempt, attempts, exc)
+                raise ServiceUnavailable(
+                    "The database is unavailable; the job was not created. Try again shortly.",
+                    details={"attempts": attempt},
+                ) from exc
+            logger.warning("Job creation failed (attempt %d/%d), retrying... (%s)", attempt, attempts, exc)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(backoff * attempt)
+
+
+def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[AnalysisJob, bool]:
+    now = timezone.now()
+    with transaction.atomic():
+        active = AnalysisJob.objects.select_for_update().filter(analysis_key=spec.key, status__in=ACTIVE_STATUSES).first()
+        if active is not None:
+            logger.info("Found active job %s with status %s", active.pk, active.status)
+            if not force and is_job_live(active, now=now):
+                AnalysisJob.objects.filter(pk=active.pk).update(
+                    duplicate_count=F("duplicate_count") + 1, last_duplicate_at=now
+                )
+                active.refresh_from_db()
+                logger.info("Duplicate detected. Returning existing job %s", active.pk)
+                return active, False
+            if force:
+                reason, new_status = "Superseded by a forced request", JobStatus.CANCELLED
+            else:
+                reason, new_status = _retire_reason(active, now=now), JobStatus.FAILED
+            _retire(active, status=new_status, reason=reason, now=now)
+
+        job = AnalysisJob.objects.create(
+            analysis_key=spec.key,
+            symbols=list(spec.symbols),
+            total=len(spec.symbols),
+            strategy_id=spec.strategy_id,
+            capital=spec.capital,
+            risk_percent=spec.risk_percent,
+            max_position_percent=spec.max_position_percent,
+            data_source=spec.data_source,
+            is_all_stocks=spec.is_all_stocks,
+            requested_by=requested_by[:150],
+        )
+        logger.info("Creating new analysis job %s for %d symbols", job.pk, job.total)
+        if active is not None:
+            AnalysisJob.objects.filter(pk=active.pk).update(superseded_by=job)
+            logger.info("Job %s replaces job %s (%s)", job.pk, active.pk, "forced" if force else "stale")
+    logger.info("Job %s created atomically", job.pk)
+    return job, True
+
+
+def _retire_reason(job: AnalysisJob, *, now) -> str:
+    age = int((now - job.created_at).total_seconds())
+    if job.status == JobStatus.QUEUED:
+        return f"Retired by a new request: queued for {age}s and never picked up by a worker"
+    beat = int((now - job.heartbeat_at).total_seconds()) if job.heartbeat_at else age
+    return f"Retired by a new request: its worker stopped responding (last heartbeat {beat}s ago)"
+
+
+def _retire(job: AnalysisJob, *, status: str, reason: str, now) -> None:
+    AnalysisJob.check_transition(job.status, status)
+    AnalysisJob.objects.filter(pk=job.pk).update(status=status, status_reason=reason, finished_at=now)
+    logger.info("Job %s %s: %s", job.pk, status, reason)
+
+
+def enqueue_job(*, job_id) -> bool:
+    """Hand a committed job to django-q2. On failure the job is marked failed with the reason."""
+    try:
+        task_id = async_task(
+            "jobs.tasks.run_analysis_job",
+            str(job_id),
+            task_name=f"analysis-job-{job_id}",
+            group="analysis-jobs",
+        )
+    except Exception as exc:  # the broker (Redis, or the ORM queue table) refused: say so, keep nothing pending
+        logger.error("Failed to enqueue job %s: %s", job_id, exc, exc_info=True)
+        try:
+            AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+                status=JobStatus.FAILED,
+                status_reason=f"Could not hand the job to the task queue: {exc}",
+                finished_at=timezone.now(),
+            )
+        except TRANSIENT_DB_ERRORS:
+            # The reaper re-enqueues queued jobs that were never handed over.
+            logger.error("Could not mark job %s failed after the enqueue failure", job_id, exc_info=True)
+        return False
+    AnalysisJob.objects.filter(pk=job_id).update(enqueued=True, enqueued_at=timezone.now(), task_id=task_id or "")
+    logger.info("Enqueued job %s on django-q2 as task %s", job_id, task_id)
+    return True
+
+
+def cancel_job(*, job_id, reason: str = "Cancelled by request", cancelled_by: str = "") -> AnalysisJob:
+    """Cancel a queued or processing job. Its worker stops before its next batch and writes nothing more."""
+    job = get_job(job_id)
+    text = f"{reason} ({cancelled_by})" if cancelled_by else reason
+    updated = AnalysisJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
+        status=JobStatus.CANCELLED, status_reason=text, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    if not updated:
+        raise JobAlreadyFinished(
+            f"Job {job.pk} already finished with status {job.status}", details={"job_id": str(job.pk), "status": job.status}
+        )
+    logger.info("Job %s cancelled: %s", job.pk, text)
+    return job
+
+
+def rerun_job(*, job_id, requested_by: str = "") -> AnalysisJob:
+    """Start a forced new job with the same analysis as an existing one."""
+    job = get_job(job_id)
+    new_job, _ = request_analysis_job(
+        symbols=[] if job.is_all_stocks else job.symbols,
+        capital=job.capital,
+        strategy_id=job.strategy_id,
+        risk_percent=job.risk_percent,
+        max_position_percent=job.max_position_percent,
+        force=True,
+        requested_by=requested_by,
+    )
+    return new_job

@@ -1,0 +1,45 @@
+"""django-q2 tasks. Thin: they take ids and plain values (arguments are pickled) and call services."""
+
+import logging
+
+from django.conf import settings
+from django_q.exceptions import TimeoutException
+
+from jobs import execution
+from stocks.market_data import SourceUnavailable
+
+logger = logging.getLogger("jobs")
+
+
+def run_analysis_job(job_id: str) -> str:
+    """Run one analysis job to its end. Safe to deliver twice: only one claim succeeds."""
+    attempt = execution.claim_job(job_id=job_id)
+    if attempt is None:
+        logger.info("Job %s not claimed: finished, cancelled or held by a live worker; nothing to do", job_id)
+        return "not claimed"
+    try:
+        return execution.execute_job(job_id=job_id, attempt=attempt)
+    except SourceUnavailable as exc:
+        execution.fail_job(job_id=job_id, attempt=attempt, reason=f"Market data source unavailable: {exc}")
+        return "failed"
+    except TimeoutException:
+        # Derives from SystemExit: `except Exception` would miss it and leave the job processing.
+        execution.fail_job(
+            job_id=job_id,
+            attempt=attempt,
+            reason=f"Exceeded the task time limit of {settings.Q_CLUSTER['timeout']}s (THETOOL_Q_TIMEOUT)",
+        )
+        raise
+    except Exception as exc:
+        logger.exception("Job %s attempt %d crashed", job_id, attempt)
+        execution.fail_job(job_id=job_id, attempt=attempt, reason=f"Unexpected error: {type(exc).__name__}: {exc}")
+        return "failed"
+    except BaseException:
+        # Shutdown (SIGTERM/SystemExit, KeyboardInterrupt): hand the job back so it resumes elsewhere.
+        execution.release_job(job_id=job_id, attempt=attempt, reason="Worker shut down mid-job; waiting to resume")
+        raise
+
+
+def recover_stale_jobs() -> str:
+    """Scheduled every minute by migration jobs.0002: re-queue or fail jobs whose worker died."""
+    return str(execution.recover_stale_jobs())
