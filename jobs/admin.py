@@ -1,3 +1,143 @@
-from django.contrib import admin
+"""Operators' view of jobs: active ones first, stale ones marked, fixed only through actions."""
 
-# Register your models here.
+from django.contrib import admin, messages
+from django.db.models import Case, IntegerField, Value, When
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from jobs import execution, selectors, services
+from jobs.models import ACTIVE_STATUSES, AnalysisJob
+from thetool.exceptions import ApplicationError
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = "worker health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return [("stale", "Stale (no recent heartbeat)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "stale":
+            stale_ids = [job.pk for job in queryset.filter(status__in=ACTIVE_STATUSES) if selectors.is_stale(job)]
+            return queryset.filter(pk__in=stale_ids)
+        return queryset
+
+
+@admin.register(AnalysisJob)
+class AnalysisJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_id", "status", "progress", "total", "strategy_id", "age", "heartbeat", "duplicate_count",
+        "requested_by", "created_at",
+    ]
+    list_filter = ["status", StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
+    search_fields = ["id", "symbols", "requested_by"]
+    list_per_page = 50
+    actions = ["cancel_jobs", "recover_jobs_now", "rerun_jobs"]
+    readonly_fields = [
+        "id", "status", "status_reason", "progress", "total", "completed", "successful", "failed", "strategy_id",
+        "capital", "risk_percent", "max_position_percent", "data_source", "is_all_stocks", "attempt", "enqueued",
+        "enqueued_at", "task_id", "heartbeat", "heartbeat_at", "duplicate_count", "last_duplicate_at",
+        "superseded_by", "requested_by", "created_at", "started_at", "finished_at", "analysis_key",
+        "symbol_list", "errors", "results_link",
+    ]
+    fieldsets = [
+        (None, {"fields": ["id", "status", "status_reason", "progress", "errors", "results_link"]}),
+        ("Analysis", {"fields": ["symbol_list", "total", "strategy_id", "capital", "risk_percent",
+                                 "max_position_percent", "data_source", "is_all_stocks", "analysis_key"]}),
+        ("Execution", {"fields": ["attempt", "enqueued", "enqueued_at", "task_id", "heartbeat", "started_at",
+                                  "finished_at", "created_at"]}),
+        ("Requests", {"fields": ["requested_by", "duplicate_count", "last_duplicate_at", "superseded_by"]}),
+    ]
+
+    def get_queryset(self, request):
+        # Queued and processing jobs first: they are what an operator opens the page for.
+        return super().get_queryset(request).annotate(
+            active_rank=Case(When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
+        ).order_by("active_rank", "-created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Read-only: every change goes through an action (cancel, recover now, re-run).
+        return False
+
+    @admin.display(description="Job")
+    def short_id(self, job):
+        return str(job.pk)[:8]
+
+    @admin.display(description="Progress")
+    def progress(self, job):
+        return format_html(
+            '<span title="{}%"><progress max="{}" value="{}"></progress> {}/{}</span>',
+            job.progress_percent, job.total or 1, job.completed, job.completed, job.total,
+        )
+
+    @admin.display(description="Age")
+    def age(self, job):
+        seconds = int((timezone.now() - job.created_at).total_seconds())
+        return _duration(seconds)
+
+    @admin.display(description="Heartbeat")
+    def heartbeat(self, job):
+        age = selectors.heartbeat_age_seconds(job)
+        text = "never" if age is None else f"{_duration(age)} ago"
+        if selectors.is_stale(job):
+            return format_html('<strong style="color:#b00">STALE: {}</strong>', text)
+        return text
+
+    @admin.display(description="Symbols")
+    def symbol_list(self, job):
+        shown = ", ".join(job.symbols[:200])
+        more = f" … and {job.total - 200} more" if job.total > 200 else ""
+        return f"{shown}{more}"
+
+    @admin.display(description="Errors per symbol")
+    def errors(self, job):
+        rows = selectors.job_errors(job)
+        if not rows:
+            return "none"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li><b>{}</b>: {}</li>", ((r["symbol"], r["error"]) for r in rows)))
+
+    @admin.display(description="Results")
+    def results_link(self, job):
+        url = reverse("admin:stocks_analysisresult_changelist") + f"?job__id__exact={job.pk}"
+        return format_html('<a href="{}">{} results</a>', url, job.completed)
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel_jobs(self, request, queryset):
+        done = 0
+        for job in queryset:
+            try:
+                services.cancel_job(job_id=job.pk, cancelled_by=f"admin:{request.user.get_username()}")
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        if done:
+            self.message_user(request, f"Cancelled {done} job(s).", messages.SUCCESS)
+
+    @admin.action(description="Recover selected stale jobs now")
+    def recover_jobs_now(self, request, queryset):
+        report = execution.recover_stale_jobs(job_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Recovery: {report}.", messages.INFO)
+
+    @admin.action(description="Re-run selected jobs (forced new job)")
+    def rerun_jobs(self, request, queryset):
+        for job in queryset:
+            try:
+                new_job = services.rerun_job(job_id=job.pk, requested_by=f"admin:{request.user.get_username()}")
+                self.message_user(request, f"Job {job.pk} re-run as {new_job.pk}.", messages.SUCCESS)
+            except ApplicationError as exc:
+                self.message_user(request, f"Job {job.pk}: {exc.message}", messages.ERROR)
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
