@@ -5,6 +5,7 @@ Every knob is an environment variable with a default that works on a fresh clone
 lists every variable. Malformed values stop start-up with a message naming the variable.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -123,7 +124,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
     }
-    _db.setdefault("TEST", {})["NAME"] = env.str("THETOOL_SQLITE_TEST_NAME", default=str(BASE_DIR / "test_db.sqlite3"))
+    # Tests use a file (not :memory:) so a qcluster subprocess can share it; one per test process.
+    _db.setdefault("TEST", {})["NAME"] = env.str(
+        "THETOOL_SQLITE_TEST_NAME", default=str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")
+    )
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A new connection per request/enqueue costs more than the work itself: keep them.
     _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
