@@ -1,0 +1,228 @@
+"""The worker side, in-process: claim, fence, resume, cancel, recover, and django-q2's timeout."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_q.exceptions import TimeoutException
+from django_q.models import OrmQ
+
+from jobs import execution, services, tasks
+from jobs.models import AnalysisJob, JobStatus
+from stocks import services as stock_services
+from stocks.market_data import SourceUnavailable
+from stocks.models import AnalysisResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SYMBOLS = ["INFY.NS", "M&M.NS", "RELIANCE.NS", "TCS.NS", "BAJAJ-AUTO.NS"]
+
+
+@pytest.fixture(autouse=True)
+def demo_data(settings):
+    settings.THETOOL_DATA_SOURCE = "demo"
+    settings.THETOOL_JOB_BATCH_SIZE = 2
+
+
+def new_job(symbols=SYMBOLS) -> AnalysisJob:
+    job, created = services.request_analysis_job(symbols=symbols)
+    assert created
+    return job
+
+
+def test_a_job_runs_to_completion_with_one_result_per_symbol():
+    job = new_job()
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert (job.total, job.completed, job.successful, job.failed) == (5, 5, 5, 0)
+    assert job.started_at and job.finished_at and job.attempt == 1
+    results = AnalysisResult.objects.filter(job=job)
+    assert sorted(results.values_list("symbol", flat=True)) == sorted(SYMBOLS)
+    assert all(r.verdict and r.data_source == "demo" for r in results)
+
+
+def test_a_second_delivery_of_the_same_task_does_nothing():
+    job = new_job()
+    tasks.run_analysis_job(str(job.pk))
+    assert tasks.run_analysis_job(str(job.pk)) == "not claimed"
+    job.refresh_from_db()
+    assert job.attempt == 1 and AnalysisResult.objects.filter(job=job).count() == 5
+
+
+def test_a_delivery_while_a_live_worker_holds_the_job_does_nothing():
+    job = new_job()
+    assert execution.claim_job(job_id=job.pk) == 1
+    assert execution.claim_job(job_id=job.pk) is None
+
+
+def test_per_symbol_failures_are_listed_and_the_job_still_completes(monkeypatch):
+    real = stock_services.analyze_symbols
+
+    def some_fail(*, symbols, **kwargs):
+        outcomes = real(symbols=symbols, **kwargs)
+        return [
+            stock_services.SymbolOutcome(symbol=o.symbol, analysis=None, error="no data returned by Yahoo")
+            if o.symbol == "TCS.NS" else o
+            for o in outcomes
+        ]
+
+    monkeypatch.setattr(execution, "analyze_symbols", some_fail)
+    job = new_job()
+    tasks.run_analysis_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED
+    assert (job.successful, job.failed) == (4, 1)
+    assert AnalysisResult.objects.get(job=job, symbol="TCS.NS").error == "no data returned by Yahoo"
+
+
+def test_an_unreachable_source_fails_the_job_with_the_reason(monkeypatch):
+    def down(**kwargs):
+        raise SourceUnavailable("Yahoo Finance is unreachable: timed out")
+
+    monkeypatch.setattr(execution, "analyze_symbols", down)
+    job = new_job()
+    assert tasks.run_analysis_job(str(job.pk)) == "failed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "unreachable" in job.status_reason
+
+
+def test_an_unexpected_error_fails_the_job_instead_of_leaving_it_processing(monkeypatch):
+    def boom(**kwargs):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(execution, "analyze_symbols", boom)
+    job = new_job()
+    tasks.run_analysis_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "ZeroDivisionError" in job.status_reason
+
+
+def test_django_q_timeout_fails_the_job_although_it_is_a_system_exit(monkeypatch):
+    def too_slow(**kwargs):
+        raise TimeoutException()
+
+    monkeypatch.setattr(execution, "analyze_symbols", too_slow)
+    job = new_job()
+    with pytest.raises(TimeoutException):
+        tasks.run_analysis_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "time limit" in job.status_reason
+
+
+def test_cancel_stops_the_worker_before_its_next_batch_and_is_not_overwritten(monkeypatch):
+    job = new_job()
+    real = execution.record_batch
+    batches = []
+
+    def record_then_cancel(**kwargs):
+        stored = real(**kwargs)
+        batches.append(stored)
+        if len(batches) == 1:
+            services.cancel_job(job_id=job.pk)
+        return stored
+
+    monkeypatch.setattr(execution, "record_batch", record_then_cancel)
+    assert tasks.run_analysis_job(str(job.pk)) == "stopped"
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert len(batches) == 1 and job.completed == 2
+    assert AnalysisResult.objects.filter(job=job).count() == 2
+
+
+def test_a_worker_whose_job_was_taken_over_writes_nothing():
+    job = new_job()
+    old_attempt = execution.claim_job(job_id=job.pk)
+    # Its heartbeat goes stale and another worker takes over.
+    AnalysisJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    new_attempt = execution.claim_job(job_id=job.pk)
+    assert new_attempt == old_attempt + 1
+    outcomes = stock_services.analyze_symbols(
+        symbols=["TCS.NS"], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    assert execution.record_batch(job=job, attempt=old_attempt, outcomes=outcomes) is False
+    assert execution.beat(job_id=job.pk, attempt=old_attempt) is False
+    assert execution.fail_job(job_id=job.pk, attempt=old_attempt, reason="late") is False
+    assert AnalysisResult.objects.filter(job=job).count() == 0
+    assert execution.record_batch(job=job, attempt=new_attempt, outcomes=outcomes) is True
+
+
+def test_a_resumed_job_skips_symbols_already_stored(monkeypatch):
+    job = new_job()
+    attempt = execution.claim_job(job_id=job.pk)
+    first = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:2], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    execution.record_batch(job=job, attempt=attempt, outcomes=first)
+    # The worker dies; the reaper re-queues the job.
+    AnalysisJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    report = execution.recover_stale_jobs()
+    assert report.requeued == [str(job.pk)]
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and "Re-queued after attempt 1" in job.status_reason
+
+    analysed = []
+    real = stock_services.analyze_symbols
+
+    def spy(*, symbols, **kwargs):
+        analysed.extend(symbols)
+        return real(symbols=symbols, **kwargs)
+
+    monkeypatch.setattr(execution, "analyze_symbols", spy)
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    assert sorted(analysed) == sorted(SYMBOLS[2:])
+    job.refresh_from_db()
+    assert (job.completed, job.attempt, job.status) == (5, 2, JobStatus.COMPLETED)
+    assert AnalysisResult.objects.filter(job=job).count() == 5
+
+
+def test_recovery_gives_up_after_the_maximum_attempts(settings, caplog):
+    settings.THETOOL_JOB_MAX_ATTEMPTS = 2
+    job = new_job()
+    for _ in range(2):
+        AnalysisJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+        execution.claim_job(job_id=job.pk)
+        AnalysisJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    report = execution.recover_stale_jobs()
+    assert report.failed == [str(job.pk)]
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "Gave up after 2 attempts" in job.status_reason
+    assert f"Job {job.pk} failed: Gave up after 2 attempts" in caplog.text
+
+
+def test_recovery_hands_a_job_that_never_reached_the_broker_to_it(settings):
+    job = new_job()
+    old = timezone.now() - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS + 5)
+    AnalysisJob.objects.filter(pk=job.pk).update(enqueued=False, enqueued_at=None, created_at=old)
+    OrmQ.objects.all().delete()
+    report = execution.recover_stale_jobs()
+    assert report.reenqueued == [str(job.pk)]
+    assert OrmQ.objects.count() == 1
+    job.refresh_from_db()
+    assert job.enqueued
+
+
+def test_recovery_leaves_healthy_jobs_alone():
+    job = new_job()
+    execution.claim_job(job_id=job.pk)
+    report = execution.recover_stale_jobs()
+    assert (report.requeued, report.reenqueued, report.failed) == ([], [], [])
+
+
+def test_recover_jobs_command_reports_what_it_did(capsys):
+    job = new_job()
+    execution.claim_job(job_id=job.pk)
+    AnalysisJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    call_command("recover_jobs")
+    out = capsys.readouterr().out
+    assert "1 stale processing job(s) re-queued" in out and str(job.pk) in out
+
+
+def test_the_recovery_schedule_is_installed_by_migrations():
+    from django_q.models import Schedule
+
+    call_command("migrate", "jobs", "0001", verbosity=0)
+    call_command("migrate", "jobs", verbosity=0)
+    schedule = Schedule.objects.get(func="jobs.tasks.recover_stale_jobs")
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
