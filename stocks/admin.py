@@ -1,3 +1,71 @@
-from django.contrib import admin
+"""Admin for the universe (editable) and for results and cached prices (read-only records)."""
 
-# Register your models here.
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from stocks.models import AnalysisResult, PriceCache, Stock
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "yahoo_symbol", "name", "series", "is_active")
+    list_filter = ("is_active", "series")
+    search_fields = ("symbol", "yahoo_symbol", "name")
+    list_per_page = 100
+    readonly_fields = ("created_at", "updated_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the system: viewable by staff, never added or edited by hand.
+
+    Deleting stays possible for superusers (to clear bad or old data).
+    """
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(AnalysisResult)
+class AnalysisResultAdmin(ReadOnlyAdmin):
+    list_display = (
+        "symbol",
+        "verdict",
+        "score",
+        "entry",
+        "stop_loss",
+        "target",
+        "job_link",
+        "data_source",
+        "created_at",
+    )
+    list_filter = ("verdict", "strategy_id", "data_source")
+    # "job__id" lets staff paste a job id from a log line or the API into the search box.
+    search_fields = ("symbol", "job__id")
+    date_hierarchy = "created_at"
+    list_per_page = 100
+
+    @admin.display(description="Job", ordering="job")
+    def job_link(self, result):
+        if result.job_id is None:
+            return "-"
+        label = str(result.job_id)[:8]
+        if not admin.site.is_registered(result._meta.get_field("job").related_model):
+            return label
+        return format_html('<a href="{}">{}</a>', reverse("admin:jobs_analysisjob_change", args=[result.job_id]), label)
+
+
+@admin.register(PriceCache)
+class PriceCacheAdmin(ReadOnlyAdmin):
+    list_display = ("symbol", "source", "fetched_on", "bar_count", "first_bar", "last_bar")
+    list_filter = ("source", "fetched_on")
+    search_fields = ("symbol",)
+    # The bars themselves are hundreds of numbers: left out of the page on purpose.
+    fields = ("symbol", "source", "fetched_on", "bar_count", "first_bar", "last_bar", "created_at")
+    list_per_page = 100

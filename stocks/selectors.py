@@ -1,0 +1,98 @@
+"""Read-side queries for stocks and their analysis results.
+
+"Latest" always means newest by (created_at, id): the model's own ordering. Every selector here
+is one SQL query that works the same on SQLite and PostgreSQL (correlated subqueries served by
+the `result_symbol_latest` index on (symbol, -created_at); no `DISTINCT ON`, which SQLite lacks).
+"""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from stocks import universe
+from stocks.exceptions import UnknownSymbol
+from stocks.models import AnalysisResult, Stock
+
+NEWEST_FIRST = ("-created_at", "-id")
+
+
+def _newest_result_of(symbol_ref) -> QuerySet[AnalysisResult]:
+    """Results of the symbol `symbol_ref` (a value or an OuterRef), newest first."""
+    return AnalysisResult.objects.filter(symbol=symbol_ref).order_by(*NEWEST_FIRST)
+
+
+def latest_results(*, symbols: list[str] | None = None, verdict: str | None = None) -> QuerySet[AnalysisResult]:
+    """The newest result (successful or failed) of each symbol, ordered by symbol.
+
+    `symbols` limits it to those Yahoo symbols; `verdict` keeps symbols whose *latest* result
+    has that verdict (a symbol whose newest run says Hold is not listed as Buy because of an
+    older run). One query: a row is kept when it is its symbol's newest row.
+    """
+    newest_id = _newest_result_of(OuterRef("symbol")).values("id")[:1]
+    results = AnalysisResult.objects.filter(id=Subquery(newest_id))
+    if symbols is not None:
+        results = results.filter(symbol__in=list(symbols))
+    if verdict:
+        results = results.filter(verdict=verdict)
+    return results.order_by("symbol")
+
+
+def latest_result_for(symbol: str) -> AnalysisResult | None:
+    """The newest result of one symbol ("reliance", "RELIANCE.NS"), or None if never analysed."""
+    return _newest_result_of(universe.normalize_symbol(symbol)).select_related("job").first()
+
+
+def result_history(symbol: str, limit: int | None = 50) -> QuerySet[AnalysisResult]:
+    """Past results of one symbol, newest first; `limit=None` leaves slicing to a paginator."""
+    results = _newest_result_of(universe.normalize_symbol(symbol))
+    return results if limit is None else results[:limit]
+
+
+def _stocks(*, query: str = "", active: bool | None = True) -> QuerySet[Stock]:
+    stocks = Stock.objects.all()
+    if active is not None:
+        stocks = stocks.filter(is_active=active)
+    query = query.strip()
+    if query:
+        stocks = stocks.filter(Q(symbol__icontains=query) | Q(yahoo_symbol__icontains=query) | Q(name__icontains=query))
+    return stocks.order_by("symbol")
+
+
+def search_stocks(*, query: str = "", active_only: bool = True) -> QuerySet[Stock]:
+    """Stocks whose symbol or company name contains `query` (case-insensitive), by symbol."""
+    return _stocks(query=query, active=True if active_only else None)
+
+
+def stocks_with_latest_results(
+    *, query: str = "", active: bool | None = True, verdict: str | None = None
+) -> QuerySet[Stock]:
+    """Stocks annotated with their newest result: `latest_verdict` ("" when it failed),
+    `latest_score`, `latest_error`, `latest_analysed_at` and `latest_result_id` (all None when
+    never analysed).
+
+    One query for any number of stocks (the All-stocks page pages through 2,192 of them).
+    `active=None` includes inactive stocks; `verdict` keeps stocks whose latest verdict it is.
+    """
+    newest = _newest_result_of(OuterRef("yahoo_symbol"))
+    stocks = _stocks(query=query, active=active).annotate(
+        latest_result_id=Subquery(newest.values("id")[:1]),
+        latest_verdict=Subquery(newest.values("verdict")[:1]),
+        latest_score=Subquery(newest.values("score")[:1]),
+        latest_error=Subquery(newest.values("error")[:1]),
+        latest_analysed_at=Subquery(newest.values("created_at")[:1]),
+    )
+    if verdict:
+        stocks = stocks.filter(latest_verdict=verdict)
+    return stocks
+
+
+def get_stock(symbol: str) -> Stock:
+    """The stock for "RELIANCE", "reliance" or "RELIANCE.NS".
+
+    Raises InvalidSymbol for malformed input and UnknownSymbol when it is not in the universe.
+    """
+    yahoo_symbol = universe.normalize_symbol(symbol)
+    stock = Stock.objects.filter(yahoo_symbol=yahoo_symbol).first()
+    if stock is None:
+        raise UnknownSymbol(f"Unknown symbol {symbol!r}: it is not in the stock universe", details={"symbol": symbol})
+    return stock

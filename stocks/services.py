@@ -1,0 +1,154 @@
+"""Analyse symbols and turn the outcomes into AnalysisResult rows.
+
+The glue between the outside world (`stocks.market_data`), the pure engine (`stocks.analysis`,
+`stocks.strategies`) and the database. The job worker and `manage.py analyze` both use it:
+
+    outcomes = analyze_symbols(symbols=[...], strategy_id=1, params=TradeParams(capital=100000))
+    rows = [build_result(o, strategy_id=1, capital=100000, job=job) for o in outcomes]
+
+Modules are referenced through their module objects (`market_data.fetch_histories`,
+`stocks.analysis.analyze`) so that tests can patch them at the process edge.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from stocks import analysis as engine
+from stocks import market_data, strategies
+from stocks.models import AnalysisResult
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+SOURCE_KINDS = ("yfinance", "demo", "csv")
+
+
+@dataclass(frozen=True)
+class SymbolOutcome:
+    """What happened to one symbol: an analysis, or the reason there is none (`error`)."""
+
+    symbol: str
+    analysis: engine.Analysis | None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.analysis is not None
+
+
+def analyze_symbols(
+    *,
+    symbols: list[str],
+    strategy_id: int,
+    params: engine.TradeParams,
+    source: str | None = None,
+) -> list[SymbolOutcome]:
+    """Analyse already-normalised Yahoo symbols; one outcome per symbol, in input order.
+
+    Steps: resolve the strategy (UnknownStrategy before any fetch), fetch every symbol's bars in
+    ONE bulk call, then run the engine per symbol. A bad symbol never kills the batch:
+    MarketDataError becomes that symbol's error text, and any other exception is logged with its
+    traceback and reported as a generic internal error. SourceUnavailable (the whole source is
+    down) propagates so the caller can stop instead of failing every symbol. No database writes.
+    """
+    strategy = strategies.get_strategy(strategy_id)
+    symbols = list(symbols)
+    if not symbols:
+        return []
+    histories = market_data.fetch_histories(symbols, source=source)
+    return [_analyze_one(symbol, histories.get(symbol), strategy, params) for symbol in symbols]
+
+
+def _analyze_one(symbol, history, strategy, params) -> SymbolOutcome:
+    if history is None:
+        # The adapter promises one entry per symbol; a missing one is reported, not guessed at.
+        return SymbolOutcome(symbol=symbol, analysis=None, error=f"no data returned for {symbol}")
+    if isinstance(history, market_data.MarketDataError):
+        return SymbolOutcome(symbol=symbol, analysis=None, error=history.message)
+    try:
+        return SymbolOutcome(symbol=symbol, analysis=engine.analyze(history, strategy, params))
+    except market_data.SourceUnavailable:
+        raise
+    except market_data.MarketDataError as exc:
+        return SymbolOutcome(symbol=symbol, analysis=None, error=exc.message)
+    except Exception:
+        # A bug in the engine for one series must not cost the other 2,000 symbols their results.
+        logger.error("Analysis of %s failed unexpectedly", symbol, exc_info=True)
+        return SymbolOutcome(symbol=symbol, analysis=None, error=f"internal error analysing {symbol}")
+
+
+def build_result(
+    outcome: SymbolOutcome,
+    *,
+    strategy_id: int,
+    capital,
+    job=None,
+    source: str | None = None,
+) -> AnalysisResult:
+    """An unsaved AnalysisResult for one outcome.
+
+    `source` (optional) labels failed symbols with the data source they were fetched from;
+    successful ones take it from the analysis provenance.
+    """
+    result = AnalysisResult(job=job, symbol=outcome.symbol, strategy_id=strategy_id, capital=to_cents(capital))
+    found = outcome.analysis
+    if found is None:
+        result.error = outcome.error or f"no analysis for {outcome.symbol}"
+        result.data_source = _source_label(source) if source else ""
+        return result
+    result.score = found.score
+    result.verdict = found.verdict
+    result.signal = found.signal
+    result.entry = to_cents(found.entry)
+    result.stop_loss = to_cents(found.stop_loss)
+    result.target = to_cents(found.target)
+    result.risk_reward = found.risk_reward
+    result.position_size = found.position_size
+    result.indicators = list(found.indicators)
+    result.provenance = dict(found.provenance)
+    result.data_source = _source_label(found.provenance.get("source") or source or "")
+    return result
+
+
+def analyze_and_store(
+    *,
+    symbols: list[str],
+    strategy_id: int,
+    params: engine.TradeParams,
+    source: str | None = None,
+) -> list[AnalysisResult]:
+    """Analyse synchronously and store one result per symbol (no job): `manage.py analyze`.
+
+    Fetching and analysing happen outside any transaction; only the insert holds the write lock
+    (SQLite runs in IMMEDIATE mode, where every atomic block blocks other writers).
+    """
+    outcomes = analyze_symbols(symbols=symbols, strategy_id=strategy_id, params=params, source=source)
+    effective_source = source or settings.THETOOL_DATA_SOURCE
+    results = [
+        build_result(outcome, strategy_id=strategy_id, capital=params.capital, source=effective_source)
+        for outcome in outcomes
+    ]
+    with transaction.atomic():
+        return AnalysisResult.objects.bulk_create(results)
+
+
+def to_cents(value) -> Decimal | None:
+    """A price or amount as a Decimal with 2 decimal places (half up), None stays None."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _source_label(source: str) -> str:
+    """The short kind of a source ("yfinance", "demo", "csv"), as stored in `data_source`."""
+    if not source:
+        return ""
+    if source in SOURCE_KINDS:  # PriceHistory.source is already a kind
+        return source
+    return market_data.source_kind(source)

@@ -1,0 +1,97 @@
+"""The stocks admin: universe editable, results and price cache read-only."""
+
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from stocks.models import PriceCache
+from tests.factories import clear_universe, make_job, make_result, make_stock
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def known_world():
+    clear_universe()
+
+
+def make_price_cache(symbol="TCS.NS") -> PriceCache:
+    return PriceCache.objects.create(
+        symbol=symbol,
+        source="demo",
+        fetched_on=date(2025, 11, 28),
+        bars={"d": ["2025-11-27", "2025-11-28"], "o": [1, 2], "h": [2, 3], "l": [1, 1], "c": [2, 2], "v": [10, 20]},
+        bar_count=2,
+        first_bar=date(2025, 11, 27),
+        last_bar=date(2025, 11, 28),
+    )
+
+
+@pytest.mark.parametrize("model", ["stock", "analysisresult", "pricecache"])
+def test_changelists_render_for_a_superuser(admin_client, model):
+    make_stock("M&M")
+    make_result("M&M.NS", job=make_job(["M&M.NS"]))
+    make_result("TCS.NS", error="no data returned by Yahoo for TCS.NS")
+    make_price_cache()
+
+    response = admin_client.get(reverse(f"admin:stocks_{model}_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_change_pages_render_for_a_superuser(admin_client):
+    stock = make_stock("BAJAJ-AUTO")
+    result = make_result("BAJAJ-AUTO.NS", job=make_job(["BAJAJ-AUTO.NS"]))
+    cache = make_price_cache()
+
+    for model, pk in (("stock", stock.pk), ("analysisresult", result.pk), ("pricecache", cache.pk)):
+        response = admin_client.get(reverse(f"admin:stocks_{model}_change", args=[pk]))
+        assert response.status_code == 200, model
+
+
+def test_stock_search_finds_symbols_with_ampersand(admin_client):
+    make_stock("M&M", name="Mahindra & Mahindra Limited")
+    make_stock("ZZZNOTME", name="Unrelated Limited")
+
+    response = admin_client.get(reverse("admin:stocks_stock_changelist"), {"q": "m&m"})
+
+    assert list(response.context["cl"].result_list.values_list("symbol", flat=True)) == ["M&M"]
+
+
+def test_results_list_links_to_the_job_and_is_searchable_by_job_id(admin_client):
+    job = make_job(["TCS.NS"])
+    make_result("TCS.NS", job=job)
+    make_result("INFY.NS")
+
+    response = admin_client.get(reverse("admin:stocks_analysisresult_changelist"), {"q": str(job.id)})
+
+    assert [r.symbol for r in response.context["cl"].result_list] == ["TCS.NS"]
+    assert reverse("admin:jobs_analysisjob_change", args=[job.id]) in response.content.decode()
+
+
+def test_results_and_price_cache_cannot_be_added_or_edited(admin_client):
+    result = make_result("TCS.NS")
+
+    assert admin_client.get(reverse("admin:stocks_analysisresult_add")).status_code == 403
+    assert admin_client.get(reverse("admin:stocks_pricecache_add")).status_code == 403
+    edit = admin_client.post(reverse("admin:stocks_analysisresult_change", args=[result.pk]), {"verdict": "Sell"})
+    assert edit.status_code == 403
+    result.refresh_from_db()
+    assert result.verdict == "Buy"
+
+
+def test_only_superusers_may_delete_results(client, admin_client):
+    result = make_result("TCS.NS")
+    staff = User.objects.create_user("staff", password="pw", is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_analysisresult", "delete_analysisresult"])
+    )
+    client.force_login(staff)
+    delete_url = reverse("admin:stocks_analysisresult_delete", args=[result.pk])
+
+    assert client.get(reverse("admin:stocks_analysisresult_change", args=[result.pk])).status_code == 200
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 302
+    assert not type(result).objects.filter(pk=result.pk).exists()
