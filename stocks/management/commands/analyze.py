@@ -108,12 +108,11 @@ class Command(BaseCommand):
             for result in failed:
                 write(f"  {result.symbol:<16}  {result.error}")
         write("")
-        write(f"Stored {len(results)} results: {len(analysed)} analysed, {len(failed)} failed.")
+        noun = "result" if len(results) == 1 else "results"
+        write(f"Stored {len(results)} {noun}: {len(analysed)} analysed, {len(failed)} failed.")
 
 
 def _describe(exc: ApplicationError) -> str:
-    """The error's message plus the offending values it names (e.g. invalid symbols, a field)."""
-    if not exc.details:
-        return exc.message
-    details = ", ".join(f"{key}={value}" for key, value in exc.details.items())
-    return f"{exc.message} ({details})"
+    """The error's message, plus one line per reason when it lists several (invalid symbols)."""
+    reasons = exc.details.get("reasons") or []
+    return "\n".join([exc.message, *(f"  {reason}" for reason in reasons)])
