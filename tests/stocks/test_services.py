@@ -7,6 +7,7 @@ engine is the real one.
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,12 +26,7 @@ T0 = datetime(2025, 11, 1, 10, 0, tzinfo=UTC)
 def fetch_calls(monkeypatch):
     """Patch fetch_histories to serve `fetch_calls.answer` and record every call."""
 
-    class Recorder:
-        answer: dict = {}
-        calls: list = []
-
-    recorder = Recorder()
-    recorder.calls = []
+    recorder = SimpleNamespace(answer={}, calls=[])
 
     def fake_fetch(symbols, *, source=None, use_cache=True):
         recorder.calls.append((list(symbols), source))
