@@ -60,7 +60,8 @@ class Cluster:
         )
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def kill_hard(self):
@@ -96,11 +97,12 @@ def running_cluster(name: str = "qcluster", **env_overrides):
         cluster.stop()
 
 
-def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = "condition"):
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, message="condition"):
+    """Poll until predicate() is truthy. `message` may be a callable, evaluated only on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+    raise AssertionError(f"Timed out after {timeout}s waiting for {message() if callable(message) else message}")
