@@ -1,0 +1,238 @@
+"""The server-rendered stock pages: All stocks, one stock, strategies, and the 404 page."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from stocks import market_data
+from stocks.models import Stock
+from stocks.pages import position_for_capital
+from stocks.strategies import STRATEGIES
+from tests.factories import make_history, make_job, make_result, make_stock
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def known_world(settings):
+    """Demo prices, and no stocks but the ones each test makes (migration 0002 seeds NIFTY 50)."""
+    settings.THETOOL_DATA_SOURCE = "demo"
+    Stock.objects.all().delete()
+
+
+@pytest.fixture
+def universe():
+    """RELIANCE (Buy), TCS (Sell), INFY (failed), M&M (never analysed)."""
+    for symbol in ("RELIANCE", "TCS", "INFY", "M&M"):
+        make_stock(symbol)
+    make_result("RELIANCE.NS", verdict="Buy", score=0.35)
+    make_result("TCS.NS", verdict="Sell", score=-0.4, data_source="yfinance", provenance={"source": "yfinance"})
+    make_result("INFY.NS", error="no data for INFY.NS")
+
+
+def rows_of(response) -> list[str]:
+    return [stock.symbol for stock in response.context["page"]]
+
+
+# --- All stocks -------------------------------------------------------------------------------
+
+
+def test_stock_list_shows_symbol_company_verdict_score_and_time(client, universe):
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert rows_of(response) == ["INFY", "M&M", "RELIANCE", "TCS"]
+    assert "Reliance Limited" in html
+    assert 'class="verdict-badge buy">Buy<' in html
+    assert "+0.35" in html and "-0.40" in html
+    assert "Failed" in html and "Not analysed" in html
+    assert " IST" in html
+
+
+def test_stock_list_labels_demo_results_only(client, universe):
+    html = client.get("/").content.decode()
+    reliance_row = html.split('data-symbol="RELIANCE.NS"')[1].split("</tr>")[0]
+    tcs_row = html.split('data-symbol="TCS.NS"')[1].split("</tr>")[0]
+    assert "DEMO" in reliance_row
+    assert "DEMO" not in tcs_row
+
+
+def test_stock_list_searches_symbol_and_company(client, universe):
+    assert rows_of(client.get("/", {"q": "tcs"})) == ["TCS"]
+    assert rows_of(client.get("/", {"q": "m&m"})) == ["M&M"]
+
+
+def test_stock_list_filters_by_latest_verdict_and_not_analysed(client, universe):
+    assert rows_of(client.get("/", {"verdict": "Buy"})) == ["RELIANCE"]
+    assert rows_of(client.get("/", {"verdict": "none"})) == ["M&M"]
+    assert rows_of(client.get("/", {"verdict": "nonsense"})) == ["INFY", "M&M", "RELIANCE", "TCS"]
+
+
+def test_stock_list_sorts_by_score_with_unanalysed_last(client, universe):
+    assert rows_of(client.get("/", {"sort": "-score"}))[:2] == ["RELIANCE", "TCS"]
+    assert rows_of(client.get("/", {"sort": "score"}))[:2] == ["TCS", "RELIANCE"]
+    assert rows_of(client.get("/", {"sort": "-symbol"})) == ["TCS", "RELIANCE", "M&M", "INFY"]
+
+
+def test_stock_list_paginates_fifty_rows_in_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    for n in range(120):
+        make_stock(f"S{n:03d}")
+    make_result("S001.NS")
+    with django_assert_max_num_queries(6):
+        response = client.get("/", {"page": 3})
+    assert len(rows_of(response)) == 20
+    assert "Page 3 of 3" in response.content.decode()
+
+
+def test_stock_list_has_analyze_form_with_csrf_capital_strategies_and_both_buttons(client, universe):
+    html = client.get("/").content.decode()
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'name="capital" value="100000"' in html
+    for strategy in STRATEGIES.values():
+        assert strategy.name in html and strategy.description in html
+    assert "Analyze Selected" in html and "Analyze All" in html
+    assert 'name="symbols" value="M&amp;M.NS" form="analyze-form"' in html
+
+
+def test_stock_list_links_encode_ampersand(client, universe):
+    html = client.get("/").content.decode()
+    assert 'href="/stocks/M%26M/"' in html
+
+
+def test_stock_list_empty_universe_explains_how_to_load_it(client):
+    html = client.get("/").content.decode()
+    assert "The stock universe is empty" in html
+
+
+def test_stock_list_no_match_offers_to_clear_filters(client, universe):
+    html = client.get("/", {"q": "zzz"}).content.decode()
+    assert "No stock matches" in html and "Clear the filters" in html
+
+
+def test_stock_list_shows_progress_of_tracked_job(client, universe):
+    job = make_job(["RELIANCE.NS", "TCS.NS"], completed=1)
+    html = client.get("/", {"job": str(job.pk)}).content.decode()
+    assert 'id="job-progress"' in html
+    assert f'hx-get="/jobs/{job.pk}/progress/"' in html
+    assert 'progress-done">1</span>/2' in html
+
+
+def test_stock_list_ignores_malformed_tracked_job(client, universe):
+    assert client.get("/", {"job": "not-a-uuid"}).status_code == 200
+
+
+# --- One stock ----------------------------------------------------------------------------------
+
+
+def test_stock_page_shows_verdict_levels_indicators_chart_and_history(client, universe):
+    older = make_result("RELIANCE.NS", verdict="Hold", score=0.05, created_at=datetime(2025, 1, 2, 4, 0, tzinfo=UTC))
+    response = client.get("/stocks/RELIANCE/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="latest-verdict">Buy<' in html
+    assert "₹100.00" in html and "₹98.00" in html and "₹104.00" in html
+    assert "1 : 2.00" in html
+    assert "RSI" in html and "RSI 14 below 30 votes buy" in html and "60%" in html
+    assert 'id="chart-data"' in html and '"ema200"' in html
+    assert response.context["chart_levels"] == {"entry": 100.0, "stop_loss": 98.0, "target": 104.0}
+    assert "02 Jan 2025, 09:30 IST" in html  # 04:00 UTC is 09:30 in Asia/Kolkata
+    assert list(response.context["history"])[-1] == older
+    assert "DEMO" in html
+    assert "lightweight-charts-5.2.1.standalone.production.js" in html
+
+
+def test_stock_page_accepts_yahoo_symbol_and_encoded_ampersand(client, universe):
+    assert client.get("/stocks/RELIANCE.NS/").status_code == 200
+    response = client.get("/stocks/M%26M/")
+    assert response.status_code == 200
+    assert response.context["stock"].symbol == "M&M"
+
+
+def test_stock_page_for_never_analysed_stock_invites_analysis(client, universe):
+    html = client.get("/stocks/M%26M/").content.decode()
+    assert "Not analysed yet" in html
+    assert "No analyses of M&amp;M yet" in html
+    assert 'name="symbols" value="M&amp;M.NS"' in html and "Analyze now" in html
+
+
+def test_stock_page_for_failed_latest_result_shows_the_error(client, universe):
+    html = client.get("/stocks/INFY/").content.decode()
+    assert "no data for INFY.NS" in html
+    assert "Failed" in html
+
+
+def test_unknown_symbol_renders_the_404_page(client, universe):
+    response = client.get("/stocks/NOPE/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "Not found" in html and "Unknown symbol" in html and "Back to all stocks" in html
+
+
+def test_unknown_address_renders_the_404_page_without_internals(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Resolver404" not in response.content.decode()
+
+
+def test_stock_page_says_chart_unavailable_when_prices_fail(client, universe, monkeypatch):
+    def failing(symbols, *, source=None, use_cache=True):
+        return {symbols[0]: market_data.MarketDataError("Yahoo returned no rows", permanent=False)}
+
+    monkeypatch.setattr(market_data, "fetch_histories", failing)
+    response = client.get("/stocks/RELIANCE/")
+    assert response.status_code == 200
+    assert "Chart unavailable: Yahoo returned no rows" in response.content.decode()
+
+
+def test_stock_page_survives_a_crashing_price_source(client, universe, monkeypatch):
+    def crashing(symbols, *, source=None, use_cache=True):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(market_data, "fetch_histories", crashing)
+    response = client.get("/stocks/RELIANCE/")
+    assert response.status_code == 200
+    assert "Chart unavailable: internal error" in response.content.decode()
+
+
+def test_stock_page_chart_uses_the_source_of_the_latest_result(client, universe, monkeypatch):
+    seen = []
+
+    def recording(symbols, *, source=None, use_cache=True):
+        seen.append(source)
+        return {symbols[0]: make_history(symbols[0], bars=300)}
+
+    monkeypatch.setattr(market_data, "fetch_histories", recording)
+    client.get("/stocks/TCS/")
+    client.get("/stocks/RELIANCE/")
+    assert seen == ["yfinance", "demo"]
+
+
+def test_position_size_follows_the_chosen_capital(client, universe):
+    result = make_result(
+        "RELIANCE.NS",
+        provenance={"source": "demo", "risk_percent": 2.0, "max_position_percent": 20.0},
+    )
+    # 2% of 100,000 = 2,000 risk / 2.00 per share = 1,000; 20% exposure cap / 100 = 200 shares.
+    assert position_for_capital(result, Decimal("100000")) == 200
+    assert position_for_capital(result, Decimal("1000000")) == 2000
+    html = client.get("/stocks/RELIANCE/", {"capital": "1000000"}).content.decode()
+    assert "2,000 shares" in html
+
+
+def test_position_size_is_unknown_for_capital_out_of_bounds():
+    result = make_result("RELIANCE.NS")
+    assert position_for_capital(result, Decimal("5")) is None
+
+
+# --- Strategies ---------------------------------------------------------------------------------
+
+
+def test_strategies_page_lists_weights_and_risk_rules(client):
+    html = client.get(reverse("strategy-list")).content.decode()
+    for strategy in STRATEGIES.values():
+        assert strategy.name in html
+    assert "1.5 × ATR 14, clamped to 3–4% of entry" in html
+    assert "MACD" in html and "Momentum" in html
+    assert "Largest position" in html
