@@ -64,7 +64,10 @@ def beat(*, job_id, attempt: int) -> bool:
 
 def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
     """Store one batch of results and the job's progress in one transaction, if this attempt still owns the job."""
-    results = [build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job) for o in outcomes]
+    results = [
+        build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job, source=job.data_source)
+        for o in outcomes
+    ]
     with transaction.atomic():
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return False

@@ -9,7 +9,8 @@ in the same shape, so clients never see a stack trace or an HTML error page.
 import logging
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -64,3 +65,20 @@ def exception_handler(exc, context):
         message = str(getattr(exc, "detail", exc))
         response.data = error_body(code, message)
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request, exception=None):
+    """URLs that match no route: the JSON error shape under /api/, the HTML 404 page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "An unexpected error occurred. It has been logged."), status=500)
+    return defaults.server_error(request)

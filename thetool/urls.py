@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/", include("stocks.urls")),
     path("", include("thetool.page_urls")),
 ]
+
+handler404 = "thetool.api.handler404"
+handler500 = "thetool.api.handler500"

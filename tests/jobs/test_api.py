@@ -263,3 +263,8 @@ def test_openapi_schema_documents_every_job_endpoint(api):
         assert path in paths, path
     post_op = paths["/api/stocks/analyze-all-stocks"]["post"]
     assert {"200", "201", "400", "503"} <= set(post_op["responses"])
+
+
+def test_an_unknown_api_path_is_404_in_the_error_shape(api):
+    assert_error(api.get("/api/no-such-endpoint/"), 404, "not_found")
+    assert_error(api.get("/api/stocks/<bad>/"), 404, "not_found")

@@ -1,0 +1,43 @@
+# TheTool: `make run` installs and starts the service (web + worker); `make test` runs every test.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The PostgreSQL pass of `make test` (skipped with a reason when nothing listens there; required when CI=true).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/thetool
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Migrations also load the default universe (NIFTY 50) and schedule the stale-job reaper.
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --procfile Procfile
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+	@if $(PY) tests/postgres_reachable.py "$(TEST_POSTGRES_URL)"; then \
+		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL)) =="; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL), and CI=true requires the PostgreSQL pass"; exit 1; \
+	else \
+		echo "SKIPPED the PostgreSQL pass: nothing listens at $(TEST_POSTGRES_URL) (start PostgreSQL to run it)"; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) bench/bench_analysis.py
+
+clean:
+	rm -rf $(VENV) staticfiles .cache db.sqlite3* test-db-*.sqlite3*

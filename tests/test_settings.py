@@ -1,0 +1,84 @@
+"""Settings come from the environment; malformed values stop start-up naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core import checks
+from django.core.management import call_command
+
+BASE = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "THETOOL_", "DATABASE_URL", "REDIS_URL"))}
+
+
+def start(**env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=settings.BASE_DIR,
+        env={**BASE, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_fresh_clone_starts_with_no_variables_set():
+    result = start()
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DJANGO_DEBUG", "maybe"),
+        ("THETOOL_DEDUP_WINDOW_SECONDS", "five minutes"),
+        ("THETOOL_JOB_CREATE_RETRIES", "0"),
+        ("THETOOL_JOB_CREATE_BACKOFF", "fast"),
+        ("THETOOL_DATA_SOURCE", "bloomberg"),
+        ("DATABASE_URL", "mysql://x@y/z"),
+        ("THETOOL_Q_WORKERS", "-1"),
+    ],
+)
+def test_a_malformed_variable_stops_start_up_naming_it(name, value):
+    result = start(**{name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_the_secret_key_is_required_when_not_debugging():
+    result = start(DJANGO_DEBUG="false")
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
+    assert start(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x" * 50).returncode == 0
+
+
+def test_sqlite_runs_in_immediate_mode_with_wal_and_a_busy_timeout():
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        pytest.skip("SQLite options apply to the SQLite pass only")
+    options = settings.DATABASES["default"]["OPTIONS"]
+    assert options["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in options["init_command"] and "busy_timeout=20000" in options["init_command"]
+
+
+def test_the_q_cluster_check_refuses_a_timeout_at_or_above_retry():
+    conf = {**settings.Q_CLUSTER, "timeout": 600, "retry": 600}
+    from jobs.checks import check_q_cluster
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(settings, "Q_CLUSTER", conf)
+        ids = [message.id for message in check_q_cluster(None)]
+    assert "jobs.E001" in ids
+    assert [m for m in checks.run_checks() if m.id.startswith("jobs.")] == []
+
+
+def test_the_q_cluster_check_refuses_unbounded_task_retries():
+    from jobs.checks import check_q_cluster
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(settings, "Q_CLUSTER", {**settings.Q_CLUSTER, "max_attempts": 0})
+        assert "jobs.E002" in [message.id for message in check_q_cluster(None)]
+
+
+def test_timeout_stays_below_retry_by_default():
+    assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
+    call_command("check")
