@@ -543,15 +543,16 @@ def _download_yahoo(symbols: list[str], *, day: date, refresh: bool) -> dict:
         reason = outcome.failure or (
             "no data for any symbol, with network errors" if not outcome.histories and outcome.network_errors else None
         )
+        got_any = got_any or bool(outcome.histories)
         if reason and (not got_any or previous_failed):
             raise SourceUnavailable(f"Yahoo Finance is unreachable: {reason}")
         if outcome.failure:
             for ticker in chunk:
-                results[ticker] = MarketDataError(
-                    f"Yahoo Finance did not answer for {ticker}: {reason}", permanent=False
-                )
-        got_any = got_any or bool(outcome.histories)
-        previous_failed = bool(reason)
+                if ticker not in outcome.histories:
+                    results[ticker] = MarketDataError(
+                        f"Yahoo Finance did not answer for {ticker}: {reason}", permanent=False
+                    )
+        previous_failed = bool(reason) and not outcome.histories
     return results
 
 

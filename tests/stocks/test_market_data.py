@@ -483,6 +483,17 @@ def test_two_hanging_chunks_in_a_row_trip_the_breaker_even_after_good_ones(yahoo
     assert PriceCache.objects.filter(symbol__in=["AAA.NS", "BBB.NS"]).count() == 2
 
 
+@pytest.mark.django_db
+def test_bars_that_came_back_before_a_retry_hung_are_kept(yahoo, settings, today):
+    settings.THETOOL_FETCH_WALL_CLOCK_SECONDS = 0.2
+    limited = "YFRateLimitError('Too Many Requests. Rate limited. Try after a while.')"
+    fake = yahoo({"AAA.NS": history_frame(), "BBB.NS": limited}, sleep=lambda call: 2 if call == 2 else 0)
+    results = fetch_histories(["AAA.NS", "BBB.NS"])
+    assert len(fake.calls) == 2
+    assert isinstance(results["AAA.NS"], PriceHistory)
+    assert isinstance(results["BBB.NS"], MarketDataError) and "did not answer" in results["BBB.NS"].message
+
+
 # --- validate_bars ---------------------------------------------------------------------------
 
 
