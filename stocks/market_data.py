@@ -37,7 +37,6 @@ YFINANCE = "yfinance"
 DEMO_BARS = 500
 CACHE_DECIMALS = 4  # prices are stored to 0.0001: far below NSE's 0.05 tick, and keeps the JSON small
 DB_BATCH = 500
-NSE_EQUITY_LIST_URL = "https://nsearchives.nseindia.com/content/equities/EQUITY_L.csv"
 _EQUITY_LIST_MAX_BYTES = 5_000_000
 
 # Upper-case Yahoo-style symbols only: no slash or space can reach a file path or a URL.
@@ -195,8 +194,8 @@ def history_from_json(symbol: str, source: str, bars: dict) -> PriceHistory:
 
 def download_equity_list(*, url: str | None = None, timeout: float | None = None) -> str:
     """The text of NSE's current EQUITY_L.csv. Raises SourceUnavailable when NSE cannot be reached."""
-    url = url or getattr(settings, "THETOOL_NSE_EQUITY_LIST_URL", NSE_EQUITY_LIST_URL)
-    timeout = timeout or getattr(settings, "THETOOL_NSE_DOWNLOAD_TIMEOUT_SECONDS", 10.0)
+    url = url or settings.THETOOL_NSE_EQUITY_LIST_URL
+    timeout = timeout or settings.THETOOL_NSE_DOWNLOAD_TIMEOUT_SECONDS
     # NSE answers 403 to clients without a browser-like User-Agent.
     request = urllib.request.Request(
         url, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) TheTool", "Accept": "text/csv,*/*"}
@@ -487,8 +486,8 @@ def _parse_download(
 def _download_chunk(chunk: list[str]) -> _ChunkOutcome:
     """One chunk: a download under the wall-clock limit, retried with back-off while Yahoo rate-limits."""
     limit = _wall_clock_limit()
-    retries = getattr(settings, "THETOOL_RATE_LIMIT_RETRIES", 2)
-    backoff = getattr(settings, "THETOOL_RATE_LIMIT_BACKOFF_SECONDS", 5.0)
+    retries = settings.THETOOL_RATE_LIMIT_RETRIES
+    backoff = settings.THETOOL_RATE_LIMIT_BACKOFF_SECONDS
     outcome, pending = _ChunkOutcome(), list(chunk)
     for attempt in range(retries + 1):
         try:
@@ -522,8 +521,7 @@ def _download_chunk(chunk: list[str]) -> _ChunkOutcome:
 
 
 def _wall_clock_limit() -> float:
-    default = max(3 * settings.THETOOL_FETCH_TIMEOUT_SECONDS, 30.0)
-    return float(getattr(settings, "THETOOL_FETCH_WALL_CLOCK_SECONDS", default))
+    return float(settings.THETOOL_FETCH_WALL_CLOCK_SECONDS)
 
 
 def _download_yahoo(symbols: list[str], *, day: date, refresh: bool) -> dict:

@@ -186,6 +186,16 @@ THETOOL_DATA_SOURCE = _source
 THETOOL_FETCH_TIMEOUT_SECONDS = env_float("THETOOL_FETCH_TIMEOUT_SECONDS", 20.0, minimum=1)
 THETOOL_FETCH_CHUNK_SIZE = env_int("THETOOL_FETCH_CHUNK_SIZE", 100, minimum=1)
 THETOOL_HISTORY_DAYS = env_int("THETOOL_HISTORY_DAYS", 730, minimum=300)
+# yfinance's own timeouts do not bound a download (cookie/crumb fetches retry): our wall-clock limit does.
+THETOOL_FETCH_WALL_CLOCK_SECONDS = env_float(
+    "THETOOL_FETCH_WALL_CLOCK_SECONDS", max(3 * THETOOL_FETCH_TIMEOUT_SECONDS, 30.0), minimum=0.1
+)
+THETOOL_RATE_LIMIT_RETRIES = env_int("THETOOL_RATE_LIMIT_RETRIES", 2, minimum=0)
+THETOOL_RATE_LIMIT_BACKOFF_SECONDS = env_float("THETOOL_RATE_LIMIT_BACKOFF_SECONDS", 5.0, minimum=0)
+THETOOL_NSE_EQUITY_LIST_URL = env.str(
+    "THETOOL_NSE_EQUITY_LIST_URL", default="https://nsearchives.nseindia.com/content/equities/EQUITY_L.csv"
+)
+THETOOL_NSE_DOWNLOAD_TIMEOUT_SECONDS = env_float("THETOOL_NSE_DOWNLOAD_TIMEOUT_SECONDS", 10.0, minimum=1)
 THETOOL_YFINANCE_CACHE_DIR = env.str("THETOOL_YFINANCE_CACHE_DIR", default=str(BASE_DIR / ".cache" / "yfinance"))
 
 THETOOL_DEDUP_WINDOW_SECONDS = env_int("THETOOL_DEDUP_WINDOW_SECONDS", 300, minimum=0)
