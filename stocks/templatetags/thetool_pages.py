@@ -105,3 +105,22 @@ def demo_mode() -> bool:
 def get_item(mapping, key):
     """mapping[key] or None (templates cannot index a dict by a variable)."""
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def duration(start, end) -> str:
+    """Time between two datetimes, readable at any scale: "0.8 s", "42 s", "3 min 5 s", "1 h 2 min"."""
+    if not start or not end:
+        return ""
+    seconds = max((end - start).total_seconds(), 0)
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

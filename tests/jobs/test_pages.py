@@ -201,7 +201,7 @@ def test_job_page_shows_status_timing_symbols_errors_and_results(client, finishe
     html = response.content.decode()
     assert response.status_code == 200
     assert "Completed" in html and "09:30 IST" in html and "09:32 IST" in html
-    assert "2\xa0minutes" in html
+    assert "2 min 0 s" in html
     assert "3 symbols" in html
     assert "=HYPERLINK(evil) no data" in html  # the error per symbol, shown as text
     assert [r.symbol for r in response.context["results"]] == ["RELIANCE.NS", "M&M.NS", "TCS.NS"]
