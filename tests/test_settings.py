@@ -52,9 +52,8 @@ def test_the_secret_key_is_required_when_not_debugging():
     assert start(DJANGO_DEBUG="false", DJANGO_SECRET_KEY="x" * 50).returncode == 0
 
 
+@pytest.mark.sqlite
 def test_sqlite_runs_in_immediate_mode_with_wal_and_a_busy_timeout():
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-        pytest.skip("SQLite options apply to the SQLite pass only")
     options = settings.DATABASES["default"]["OPTIONS"]
     assert options["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in options["init_command"] and "busy_timeout=20000" in options["init_command"]
@@ -82,3 +81,9 @@ def test_the_q_cluster_check_refuses_unbounded_task_retries():
 def test_timeout_stays_below_retry_by_default():
     assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
     call_command("check")
+
+
+@pytest.mark.postgres
+def test_postgresql_keeps_connections_with_health_checks():
+    database = settings.DATABASES["default"]
+    assert database["CONN_MAX_AGE"] == 60 and database["CONN_HEALTH_CHECKS"] is True
