@@ -28,34 +28,102 @@ class StaleFilter(admin.SimpleListFilter):
 @admin.register(AnalysisJob)
 class AnalysisJobAdmin(admin.ModelAdmin):
     list_display = [
-        "short_id", "status", "progress", "total", "strategy_id", "age", "heartbeat", "duplicate_count",
-        "requested_by", "created_at",
+        "short_id",
+        "status",
+        "progress",
+        "total",
+        "strategy_id",
+        "age",
+        "heartbeat",
+        "duplicate_count",
+        "requested_by",
+        "created_at",
     ]
     list_filter = ["status", StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
     search_fields = ["id", "symbols", "requested_by"]
     list_per_page = 50
     actions = ["cancel_jobs", "recover_jobs_now", "rerun_jobs"]
     readonly_fields = [
-        "id", "status", "status_reason", "progress", "total", "completed", "successful", "failed", "strategy_id",
-        "capital", "risk_percent", "max_position_percent", "data_source", "is_all_stocks", "attempt", "enqueued",
-        "enqueued_at", "task_id", "heartbeat", "heartbeat_at", "duplicate_count", "last_duplicate_at",
-        "superseded_by", "requested_by", "created_at", "started_at", "finished_at", "analysis_key",
-        "symbol_list", "errors", "results_link",
+        "id",
+        "status",
+        "status_reason",
+        "progress",
+        "total",
+        "completed",
+        "successful",
+        "failed",
+        "strategy_id",
+        "capital",
+        "risk_percent",
+        "max_position_percent",
+        "data_source",
+        "is_all_stocks",
+        "attempt",
+        "enqueued",
+        "enqueued_at",
+        "task_id",
+        "heartbeat",
+        "heartbeat_at",
+        "duplicate_count",
+        "last_duplicate_at",
+        "superseded_by",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "analysis_key",
+        "symbol_list",
+        "errors",
+        "results_link",
     ]
     fieldsets = [
         (None, {"fields": ["id", "status", "status_reason", "progress", "errors", "results_link"]}),
-        ("Analysis", {"fields": ["symbol_list", "total", "strategy_id", "capital", "risk_percent",
-                                 "max_position_percent", "data_source", "is_all_stocks", "analysis_key"]}),
-        ("Execution", {"fields": ["attempt", "enqueued", "enqueued_at", "task_id", "heartbeat", "started_at",
-                                  "finished_at", "created_at"]}),
+        (
+            "Analysis",
+            {
+                "fields": [
+                    "symbol_list",
+                    "total",
+                    "strategy_id",
+                    "capital",
+                    "risk_percent",
+                    "max_position_percent",
+                    "data_source",
+                    "is_all_stocks",
+                    "analysis_key",
+                ]
+            },
+        ),
+        (
+            "Execution",
+            {
+                "fields": [
+                    "attempt",
+                    "enqueued",
+                    "enqueued_at",
+                    "task_id",
+                    "heartbeat",
+                    "started_at",
+                    "finished_at",
+                    "created_at",
+                ]
+            },
+        ),
         ("Requests", {"fields": ["requested_by", "duplicate_count", "last_duplicate_at", "superseded_by"]}),
     ]
 
     def get_queryset(self, request):
         # Queued and processing jobs first: they are what an operator opens the page for.
-        return super().get_queryset(request).annotate(
-            active_rank=Case(When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
-        ).order_by("active_rank", "-created_at")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                active_rank=Case(
+                    When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField()
+                )
+            )
+            .order_by("active_rank", "-created_at")
+        )
 
     def has_add_permission(self, request):
         return False
@@ -72,7 +140,11 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     def progress(self, job):
         return format_html(
             '<span title="{}%"><progress max="{}" value="{}"></progress> {}/{}</span>',
-            job.progress_percent, job.total or 1, job.completed, job.completed, job.total,
+            job.progress_percent,
+            job.total or 1,
+            job.completed,
+            job.completed,
+            job.total,
         )
 
     @admin.display(description="Age")
@@ -82,6 +154,8 @@ class AnalysisJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Heartbeat")
     def heartbeat(self, job):
+        if not job.is_active:
+            return "—"
         age = selectors.heartbeat_age_seconds(job)
         text = "never" if age is None else f"{_duration(age)} ago"
         if selectors.is_stale(job):
@@ -99,7 +173,9 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         rows = selectors.job_errors(job)
         if not rows:
             return "none"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li><b>{}</b>: {}</li>", ((r["symbol"], r["error"]) for r in rows)))
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li><b>{}</b>: {}</li>", ((r["symbol"], r["error"]) for r in rows))
+        )
 
     @admin.display(description="Results")
     def results_link(self, job):

@@ -94,14 +94,16 @@ def execute_job(*, job_id, attempt: int) -> str:
     remaining = [s for s in job.symbols if s not in done]
     logger.info(
         "Job %s attempt %d: analysing %d of %d symbols (%d already stored)",
-        job.pk, attempt, len(remaining), job.total, len(done),
+        job.pk,
+        attempt,
+        len(remaining),
+        job.total,
+        len(done),
     )
     for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
         if not beat(job_id=job.pk, attempt=attempt):
             return _stopped(job.pk, attempt)
-        outcomes = analyze_symbols(
-            symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
-        )
+        outcomes = analyze_symbols(symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source)
         if not record_batch(job=job, attempt=attempt, outcomes=outcomes):
             return _stopped(job.pk, attempt)
     finished = _fenced(job.pk, attempt).update(status=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
@@ -110,7 +112,12 @@ def execute_job(*, job_id, attempt: int) -> str:
     job.refresh_from_db()
     logger.info(
         "Job %s completed: %d symbols, %d analysed, %d failed, attempt %d, %.1fs",
-        job.pk, job.total, job.successful, job.failed, attempt, time.monotonic() - started,
+        job.pk,
+        job.total,
+        job.successful,
+        job.failed,
+        attempt,
+        time.monotonic() - started,
     )
     return "completed"
 
@@ -191,12 +198,18 @@ def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
             continue
         requeued = AnalysisJob.objects.filter(
             pk=job.pk, status=JobStatus.PROCESSING, attempt=job.attempt, heartbeat_at__lt=stale_before
-        ).update(status=JobStatus.QUEUED, status_reason=f"Re-queued after attempt {job.attempt}: worker stopped responding")
+        ).update(
+            status=JobStatus.QUEUED, status_reason=f"Re-queued after attempt {job.attempt}: worker stopped responding"
+        )
         if requeued:
             logger.warning(
                 "Re-queued stale job %s (attempt %d/%d, last heartbeat %s, %d/%d symbols done)",
-                job.pk, job.attempt, settings.THETOOL_JOB_MAX_ATTEMPTS, job.heartbeat_at.isoformat(),
-                job.completed, job.total,
+                job.pk,
+                job.attempt,
+                settings.THETOOL_JOB_MAX_ATTEMPTS,
+                job.heartbeat_at.isoformat(),
+                job.completed,
+                job.total,
             )
             enqueue_job(job_id=job.pk)
             report.requeued.append(str(job.pk))
@@ -205,7 +218,9 @@ def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
         Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before)
     )
     for job in waiting:
-        logger.warning("Job %s has waited in the queue since %s; enqueuing it again", job.pk, job.created_at.isoformat())
+        logger.warning(
+            "Job %s has waited in the queue since %s; enqueuing it again", job.pk, job.created_at.isoformat()
+        )
         enqueue_job(job_id=job.pk)
         report.reenqueued.append(str(job.pk))
     if report.requeued or report.reenqueued or report.failed:

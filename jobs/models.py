@@ -60,7 +60,9 @@ class AnalysisJob(models.Model):
 
     duplicate_count = models.PositiveIntegerField(default=0)
     last_duplicate_at = models.DateTimeField(null=True, blank=True)
-    superseded_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes")
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes"
+    )
     requested_by = models.CharField(max_length=150, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

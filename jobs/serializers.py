@@ -66,7 +66,11 @@ class _AnalyzeRequest(serializers.Serializer):
     strategy_id = StrictIntegerField(required=False, default=1, help_text="1-5, see /api/strategies/")
     risk_percent = NumberField(max_digits=5, decimal_places=2, required=False, default=2)
     max_position_percent = NumberField(
-        max_digits=5, decimal_places=2, required=False, allow_null=True, default=None,
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text="Default: the strategy's own",
     )
     symbols_field = "symbols"

@@ -112,7 +112,9 @@ def build_analysis_spec(
 
     is_all = not symbols
     if is_all:
-        normalised = list(Stock.objects.filter(is_active=True).order_by("yahoo_symbol").values_list("yahoo_symbol", flat=True))
+        normalised = list(
+            Stock.objects.filter(is_active=True).order_by("yahoo_symbol").values_list("yahoo_symbol", flat=True)
+        )
         if not normalised:
             raise EmptyUniverse("The stock universe has no active stocks; load one with manage.py load_universe")
     else:
@@ -207,7 +209,9 @@ def _decide_with_retries(*, spec: AnalysisSpec, force: bool, requested_by: str) 
 def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[AnalysisJob, bool]:
     now = timezone.now()
     with transaction.atomic():
-        active = AnalysisJob.objects.select_for_update().filter(analysis_key=spec.key, status__in=ACTIVE_STATUSES).first()
+        active = (
+            AnalysisJob.objects.select_for_update().filter(analysis_key=spec.key, status__in=ACTIVE_STATUSES).first()
+        )
         if active is not None:
             logger.info("Found active job %s with status %s", active.pk, active.status)
             if not force and is_job_live(active, now=now):
@@ -293,7 +297,8 @@ def cancel_job(*, job_id, reason: str = "Cancelled by request", cancelled_by: st
     job.refresh_from_db()
     if not updated:
         raise JobAlreadyFinished(
-            f"Job {job.pk} already finished with status {job.status}", details={"job_id": str(job.pk), "status": job.status}
+            f"Job {job.pk} already finished with status {job.status}",
+            details={"job_id": str(job.pk), "status": job.status},
         )
     logger.info("Job %s cancelled: %s", job.pk, text)
     return job

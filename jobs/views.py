@@ -71,7 +71,9 @@ class AnalyzeAllStocksView(APIView):
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
         responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
-        examples=[OpenApiExample("One stock", value={"symbols": ["20MICRONS.NS"], "capital": 100000}, request_only=True)],
+        examples=[
+            OpenApiExample("One stock", value={"symbols": ["20MICRONS.NS"], "capital": 100000}, request_only=True)
+        ],
         tags=["analysis"],
     )
     def post(self, request):
@@ -168,7 +170,11 @@ class JobViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([status_payload(job, with_results=False) for job in page])
 
-    @extend_schema(summary="One job", responses={200: JobStatusSerializer, 400: ErrorSerializer, 404: ErrorSerializer}, tags=["jobs"])
+    @extend_schema(
+        summary="One job",
+        responses={200: JobStatusSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        tags=["jobs"],
+    )
     def retrieve(self, request, pk=None):
         return Response(status_payload(selectors.get_job(pk)))
 

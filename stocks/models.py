@@ -85,7 +85,9 @@ class AnalysisResult(models.Model):
         indexes = [models.Index(fields=["symbol", "-created_at"], name="result_symbol_latest")]
         constraints = [
             # A job stores each symbol once, however often its task is delivered or resumed.
-            models.UniqueConstraint(fields=["job", "symbol"], condition=Q(job__isnull=False), name="result_one_per_job_symbol"),
+            models.UniqueConstraint(
+                fields=["job", "symbol"], condition=Q(job__isnull=False), name="result_one_per_job_symbol"
+            ),
             # A result is either an analysis (with a verdict) or a failure (with an error).
             models.CheckConstraint(
                 condition=(~Q(verdict="") & Q(error="")) | (Q(verdict="") & ~Q(error="")),

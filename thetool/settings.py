@@ -169,7 +169,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "TheTool API",
     "DESCRIPTION": (
         "Technical analysis of NSE stocks in background jobs that are never duplicated. "
-        "Every error has the shape {\"error\": {\"code\", \"message\", \"details\"}}."
+        'Every error has the shape {"error": {"code", "message", "details"}}.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -37,8 +37,12 @@ def test_the_changelist_lists_queued_and_processing_jobs_first(admin_client):
 
 
 def test_a_stale_job_is_marked_and_can_be_filtered(admin_client, settings):
-    stale = make(["TCS.NS"], status=JobStatus.PROCESSING, attempt=1,
-                 heartbeat_at=timezone.now() - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS + 60))
+    stale = make(
+        ["TCS.NS"],
+        status=JobStatus.PROCESSING,
+        attempt=1,
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS + 60),
+    )
     healthy = make(["INFY.NS"], status=JobStatus.PROCESSING, attempt=1, heartbeat_at=timezone.now())
     html = admin_client.get(CHANGELIST).content.decode()
     assert "STALE" in html

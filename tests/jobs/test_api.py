@@ -81,7 +81,12 @@ def test_4_status_reports_progress(api):
     assert response.status_code == 200
     body = response.json()
     assert {k: body[k] for k in ("job_id", "status", "total", "completed", "successful", "progress_percent")} == {
-        "job_id": job_id, "status": "queued", "total": 1, "completed": 0, "successful": 0, "progress_percent": 0,
+        "job_id": job_id,
+        "status": "queued",
+        "total": 1,
+        "completed": 0,
+        "successful": 0,
+        "progress_percent": 0,
     }
     assert body["failed"] == 0 and body["errors"] == []
     assert body["created_at"] and body["started_at"] is None and body["finished_at"] is None
@@ -114,8 +119,19 @@ def test_status_of_a_finished_job_lists_errors_and_results(api):
     job_id = post(api, ANALYZE_ALL, {"symbols": ["TCS.NS", "BAD.NS"]}).json()["job_id"]
     job = AnalysisJob.objects.get(pk=job_id)
     AnalysisResult.objects.create(
-        job=job, symbol="TCS.NS", strategy_id=1, capital=100000, score=0.5, verdict="Buy", signal="BUY",
-        entry=100, stop_loss=98, target=104, risk_reward=2.0, position_size=200, data_source="demo",
+        job=job,
+        symbol="TCS.NS",
+        strategy_id=1,
+        capital=100000,
+        score=0.5,
+        verdict="Buy",
+        signal="BUY",
+        entry=100,
+        stop_loss=98,
+        target=104,
+        risk_reward=2.0,
+        position_size=200,
+        data_source="demo",
     )
     AnalysisResult.objects.create(job=job, symbol="BAD.NS", strategy_id=1, capital=100000, error="no data returned")
     AnalysisJob.objects.filter(pk=job_id).update(status="completed", completed=2, successful=1, failed=1)
@@ -256,9 +272,15 @@ def test_openapi_schema_documents_every_job_endpoint(api):
     assert response.status_code == 200
     paths = response.json()["paths"]
     for path in (
-        "/api/stocks/analyze-all-stocks", "/api/analysis/analyze", "/api/analysis/status/{job_id}",
-        "/api/analysis/cancel/{job_id}", "/api/stocks/all-stocks/progress", "/api/jobs/", "/api/jobs/{id}/",
-        "/api/jobs/{id}/cancel/", "/api/jobs/{id}/results/",
+        "/api/stocks/analyze-all-stocks",
+        "/api/analysis/analyze",
+        "/api/analysis/status/{job_id}",
+        "/api/analysis/cancel/{job_id}",
+        "/api/stocks/all-stocks/progress",
+        "/api/jobs/",
+        "/api/jobs/{id}/",
+        "/api/jobs/{id}/cancel/",
+        "/api/jobs/{id}/results/",
     ):
         assert path in paths, path
     post_op = paths["/api/stocks/analyze-all-stocks"]["post"]

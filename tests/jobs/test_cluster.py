@@ -27,7 +27,9 @@ def test_a_real_qcluster_runs_a_job_to_completion():
     job, _ = services.request_analysis_job(symbols=["RELIANCE.NS", "TCS.NS", "M&M.NS", "BAJAJ-AUTO.NS"])
     with running_cluster("complete") as cluster:
         done = wait_for(
-            lambda: status_of(job).status == JobStatus.COMPLETED, timeout=60, message=lambda: f"job to complete\n{cluster.log()}"
+            lambda: status_of(job).status == JobStatus.COMPLETED,
+            timeout=60,
+            message=lambda: f"job to complete\n{cluster.log()}",
         )
         assert done
     job.refresh_from_db()
@@ -51,11 +53,17 @@ def test_sigkill_mid_job_then_restart_completes_with_each_symbol_stored_once(set
     # The status does not lie while nobody works on it: it stays processing with a stale heartbeat,
     # and the reaper (scheduled every minute in the cluster; here called directly) re-queues it.
     settings.THETOOL_JOB_STALE_SECONDS = 2
-    wait_for(lambda: call_command("recover_jobs") or status_of(job).status == JobStatus.QUEUED, timeout=20,
-             interval=0.5, message="the reaper to re-queue the job")
+    wait_for(
+        lambda: call_command("recover_jobs") or status_of(job).status == JobStatus.QUEUED,
+        timeout=20,
+        interval=0.5,
+        message="the reaper to re-queue the job",
+    )
 
     with running_cluster("restarted", **env) as cluster:
-        wait_for(lambda: status_of(job).status == JobStatus.COMPLETED, timeout=90, message=lambda: f"resume\n{cluster.log()}")
+        wait_for(
+            lambda: status_of(job).status == JobStatus.COMPLETED, timeout=90, message=lambda: f"resume\n{cluster.log()}"
+        )
     job.refresh_from_db()
     assert job.attempt == 2
     assert job.completed == job.total == len(MANY)
@@ -95,5 +103,9 @@ def test_a_job_runs_on_the_redis_broker(monkeypatch):
     assert job.enqueued and OrmQ.objects.count() == 0
     assert redis.Redis.from_url(redis_url).llen(f"django_q:{Conf.CLUSTER_NAME}:q") == 1
     with running_cluster("redis", REDIS_URL=redis_url) as cluster:
-        wait_for(lambda: status_of(job).status == JobStatus.COMPLETED, timeout=60, message=lambda: f"redis job\n{cluster.log()}")
+        wait_for(
+            lambda: status_of(job).status == JobStatus.COMPLETED,
+            timeout=60,
+            message=lambda: f"redis job\n{cluster.log()}",
+        )
     assert AnalysisResult.objects.filter(job=job).count() == 2

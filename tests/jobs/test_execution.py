@@ -64,7 +64,8 @@ def test_per_symbol_failures_are_listed_and_the_job_still_completes(monkeypatch)
         outcomes = real(symbols=symbols, **kwargs)
         return [
             stock_services.SymbolOutcome(symbol=o.symbol, analysis=None, error="no data returned by Yahoo")
-            if o.symbol == "TCS.NS" else o
+            if o.symbol == "TCS.NS"
+            else o
             for o in outcomes
         ]
 

@@ -16,6 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, job_ids, **options):
         report = recover_stale_jobs(job_ids=job_ids or None)
         self.stdout.write(str(report))
-        for label, ids in (("re-queued", report.requeued), ("re-enqueued", report.reenqueued), ("failed", report.failed)):
+        for label, ids in (
+            ("re-queued", report.requeued),
+            ("re-enqueued", report.reenqueued),
+            ("failed", report.failed),
+        ):
             for job_id in ids:
                 self.stdout.write(f"  {label}: {job_id}")
