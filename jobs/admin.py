@@ -1,7 +1,6 @@
 """Operators' view of jobs: active ones first, stale ones marked, fixed only through actions."""
 
 from django.contrib import admin, messages
-from django.db.models import Case, IntegerField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -113,17 +112,7 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        # Queued and processing jobs first: they are what an operator opens the page for.
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                active_rank=Case(
-                    When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField()
-                )
-            )
-            .order_by("active_rank", "-created_at")
-        )
+        return selectors.active_first(super().get_queryset(request))
 
     def has_add_permission(self, request):
         return False

@@ -27,14 +27,15 @@ def get_job(job_id) -> AnalysisJob:
         raise JobNotFound(f"No job with id {pk}", details={"job_id": str(pk)}) from None
 
 
+def active_first(jobs: QuerySet[AnalysisJob]) -> QuerySet[AnalysisJob]:
+    """Queued and processing jobs first (what people open a job list for), newest first within each."""
+    rank = Case(When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return jobs.annotate(active_rank=rank).order_by("active_rank", "-created_at")
+
+
 def jobs_active_first(*, status: str | None = None) -> QuerySet[AnalysisJob]:
-    """Jobs with the queued and processing ones first, newest first within each group."""
-    jobs = AnalysisJob.objects.annotate(
-        active_rank=Case(When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
-    ).order_by("active_rank", "-created_at")
-    if status:
-        jobs = jobs.filter(status=status)
-    return jobs
+    jobs = active_first(AnalysisJob.objects.all())
+    return jobs.filter(status=status) if status else jobs
 
 
 def active_jobs() -> QuerySet[AnalysisJob]:

@@ -13,7 +13,6 @@ from jobs.models import AnalysisJob, JobStatus
 from jobs.serializers import (
     AnalyzeStocksRequestSerializer,
     AnalyzeTickersRequestSerializer,
-    ErrorSerializer,
     JobCreatedSerializer,
     JobDuplicateSerializer,
     JobStatusSerializer,
@@ -24,6 +23,7 @@ from jobs.serializers import (
     result_row,
     status_payload,
 )
+from thetool.api import ErrorSerializer
 from thetool.exceptions import ServiceUnavailable
 
 DEDUP_RULE = (

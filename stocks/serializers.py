@@ -3,15 +3,9 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jobs import serializers as job_serializers
 from stocks.models import Verdict
 
 MAX_PAGE_SIZE = 500
-
-
-# The error shape (documentation only: thetool.api.exception_handler produces it). One schema
-# component for the whole API: the jobs app declared it first; it belongs in thetool/api.py.
-ErrorSerializer = job_serializers.ErrorSerializer
 
 
 # --- Query strings ------------------------------------------------------------------------------

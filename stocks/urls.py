@@ -1,26 +1,11 @@
 """Stock API routes, mounted under /api/ (after the jobs routes, which own /api/stocks/analyze-all-stocks)."""
 
-from django.urls import path, register_converter
+from django.urls import path
 
 from stocks import views
 
+# The <symbol:...> converter is registered once, in thetool/urls.py.
 
-class SymbolConverter:
-    """A symbol path segment: letters, digits and & - _ . ("M&M.NS", "BAJAJ-AUTO.NS").
-
-    Clients URL-encode "&" as %26; Django decodes the path before matching.
-    """
-
-    regex = r"[A-Za-z0-9&\-_.]{1,40}"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(SymbolConverter, "symbol")
 
 urlpatterns = [
     path("stocks/", views.StockListView.as_view(), name="api-stock-list"),

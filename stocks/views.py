@@ -14,7 +14,6 @@ from stocks import selectors, strategies
 from stocks.exceptions import UnknownStrategy
 from stocks.serializers import (
     MAX_PAGE_SIZE,
-    ErrorSerializer,
     PageQuerySerializer,
     ResultSummarySerializer,
     StockDetailSerializer,
@@ -22,6 +21,7 @@ from stocks.serializers import (
     StockRowSerializer,
     StrategySerializer,
 )
+from thetool.api import ErrorSerializer
 from thetool.exceptions import NotFound
 
 SYMBOL_PARAMETER = OpenApiParameter(

@@ -1,6 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from stocks.converters import SymbolConverter
+
+# Before the includes below: both the API and the pages use <symbol:...> (M&M.NS, BAJAJ-AUTO).
+register_converter(SymbolConverter, "symbol")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
