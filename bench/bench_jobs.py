@@ -361,10 +361,10 @@ def qcluster(env: dict, log_dir: Path, *, workers: int):
 
 
 def wait_until_processing(client: Client, cluster: Service, *, probe: str, timeout: float = 60):
-    """Until the cluster has run a one-symbol job: proof that it takes tasks, without reading its log.
+    """Until the cluster has run a one-symbol job: proof that it takes tasks.
 
-    (Its "running" line cannot be waited for: django-q2 logs as "django-q", which the settings'
-    LOGGING does not configure, so its INFO lines are dropped at the root's WARNING level.)
+    A log line would only say that it started, and depends on the log level: django-q2 logs as
+    "django-q" (not "django_q"), which decides whether its INFO "running" line is printed at all.
     """
     status, payload, _ = client.call("POST", ANALYZE, {"symbols": [probe], "capital": 100000})
     if status != 201:
