@@ -208,19 +208,17 @@ def _decide_with_retries(*, spec: AnalysisSpec, force: bool, requested_by: str) 
 
 def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[AnalysisJob, bool]:
     now = timezone.now()
+    if not force:
+        # Fast path for the common duplicate: a plain read, no lock. Correctness does not depend
+        # on it: creation below is still decided under the lock and the unique constraint.
+        active = _active_job(spec.key)
+        if active is not None and is_job_live(active, now=now):
+            return _count_duplicate(active, now=now), False
     with transaction.atomic():
-        active = (
-            AnalysisJob.objects.select_for_update().filter(analysis_key=spec.key, status__in=ACTIVE_STATUSES).first()
-        )
+        active = _active_job(spec.key, lock=True)
         if active is not None:
-            logger.info("Found active job %s with status %s", active.pk, active.status)
             if not force and is_job_live(active, now=now):
-                AnalysisJob.objects.filter(pk=active.pk).update(
-                    duplicate_count=F("duplicate_count") + 1, last_duplicate_at=now
-                )
-                active.refresh_from_db()
-                logger.info("Duplicate detected. Returning existing job %s", active.pk)
-                return active, False
+                return _count_duplicate(active, now=now), False
             if force:
                 reason, new_status = "Superseded by a forced request", JobStatus.CANCELLED
             else:
@@ -245,6 +243,23 @@ def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[Anal
             logger.info("Job %s replaces job %s (%s)", job.pk, active.pk, "forced" if force else "stale")
     logger.info("Job %s created atomically", job.pk)
     return job, True
+
+
+def _active_job(key: str, *, lock: bool = False) -> AnalysisJob | None:
+    jobs = AnalysisJob.objects.select_for_update() if lock else AnalysisJob.objects
+    active = jobs.filter(analysis_key=key, status__in=ACTIVE_STATUSES).first()
+    if active is not None:
+        logger.info("Found active job %s with status %s", active.pk, active.status)
+    return active
+
+
+def _count_duplicate(job: AnalysisJob, *, now) -> AnalysisJob:
+    """Record the duplicate hit (operators watch the duplicate rate) with one atomic increment."""
+    AnalysisJob.objects.filter(pk=job.pk).update(duplicate_count=F("duplicate_count") + 1, last_duplicate_at=now)
+    job.duplicate_count += 1
+    job.last_duplicate_at = now
+    logger.info("Duplicate detected. Returning existing job %s", job.pk)
+    return job
 
 
 def _retire_reason(job: AnalysisJob, *, now) -> str:

@@ -243,6 +243,6 @@ LOGGING = {
         "jobs": {"level": LOG_LEVEL},
         "stocks": {"level": LOG_LEVEL},
         "thetool": {"level": LOG_LEVEL},
-        "django_q": {"level": env.str("THETOOL_Q_LOG_LEVEL", default="INFO").upper()},
+        "django-q": {"level": env.str("THETOOL_Q_LOG_LEVEL", default="INFO").upper()},
     },
 }

@@ -247,3 +247,13 @@ def test_log_lines_operators_search_for(caplog):
     assert f"Enqueued job {job.pk} on django-q2 as task" in text
     assert f"Found active job {job.pk} with status queued" in text
     assert f"Duplicate detected. Returning existing job {job.pk}" in text
+
+
+def test_a_duplicate_costs_one_read_and_one_increment_without_a_transaction(django_assert_num_queries):
+    first, _ = request()
+    with django_assert_num_queries(2) as captured:
+        again, created = request()
+    assert not created and again.pk == first.pk
+    sql = " ".join(q["sql"].upper() for q in captured.captured_queries)
+    assert "FOR UPDATE" not in sql and "SAVEPOINT" not in sql
+    assert again.duplicate_count == 1
