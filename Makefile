@@ -38,6 +38,8 @@ lint: install
 
 bench: install
 	$(PY) bench/bench_analysis.py
+	$(PY) bench/bench_universe.py
+	$(PY) bench/bench_jobs.py --db both
 
 clean:
 	rm -rf $(VENV) staticfiles .cache db.sqlite3* test-db-*.sqlite3*
