@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -54,12 +54,6 @@ def universe_table(*, query: str, verdict: str, sort: str):
     stocks = selectors.stocks_with_latest_results(query=query, verdict=verdict if verdict in Verdict.values else None)
     if verdict == NOT_ANALYSED:
         stocks = stocks.filter(latest_result_id__isnull=True)
-    # Demo results must be labelled wherever they show; the selector does not carry the source.
-    stocks = stocks.annotate(
-        latest_data_source=Subquery(
-            AnalysisResult.objects.filter(pk=OuterRef("latest_result_id")).values("data_source")
-        )
-    )
     return stocks.order_by(*SORTS[sort])
 
 

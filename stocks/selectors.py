@@ -67,8 +67,8 @@ def stocks_with_latest_results(
     *, query: str = "", active: bool | None = True, verdict: str | None = None
 ) -> QuerySet[Stock]:
     """Stocks annotated with their newest result: `latest_verdict` ("" when it failed),
-    `latest_score`, `latest_error`, `latest_analysed_at` and `latest_result_id` (all None when
-    never analysed).
+    `latest_score`, `latest_error`, `latest_analysed_at`, `latest_data_source` (demo results are
+    labelled wherever they show) and `latest_result_id` (all None when never analysed).
 
     One query for any number of stocks (the All-stocks page pages through 2,192 of them).
     `active=None` includes inactive stocks; `verdict` keeps stocks whose latest verdict it is.
@@ -80,6 +80,7 @@ def stocks_with_latest_results(
         latest_score=Subquery(newest.values("score")[:1]),
         latest_error=Subquery(newest.values("error")[:1]),
         latest_analysed_at=Subquery(newest.values("created_at")[:1]),
+        latest_data_source=Subquery(newest.values("data_source")[:1]),
     )
     if verdict:
         stocks = stocks.filter(latest_verdict=verdict)
