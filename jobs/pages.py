@@ -120,6 +120,10 @@ def _request_job(request, data: dict, *, symbols: list[str]) -> AnalysisJob | No
     except ApplicationError as exc:
         messages.error(request, f"Analysis not started. {exc.message}")
         return None
+    if created and job.status == JobStatus.FAILED:
+        # The row exists but the broker refused it: say so instead of "started".
+        messages.error(request, f"Analysis could not start. Job {job.pk}: {job.status_reason}")
+        return job
     (messages.success if created else messages.info)(request, started_message(job, created))
     return job
 

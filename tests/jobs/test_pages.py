@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
+from django.contrib.messages import get_messages
 from django.test import Client
 from openpyxl import load_workbook
 
@@ -300,3 +301,18 @@ def test_exports_of_a_job_without_results_have_only_the_header(client):
     job = make_job(["TCS.NS"])
     body = b"".join(client.get(f"/jobs/{job.pk}/results.csv").streaming_content).decode()
     assert body.strip() == ",".join(exports.COLUMNS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_the_broker_refused_is_reported_as_not_started(client, monkeypatch):
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    monkeypatch.setattr(services, "async_task", broker_down)
+    response = client.post(
+        "/analyze/", {"action": "selected", "symbols": ["TCS.NS"], "capital": "100000", "strategy": "1"}
+    )
+    assert response.status_code == 302
+    texts = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("could not start" in t and "redis down" in t for t in texts), texts
+    assert not any(t.startswith("Analysis started") for t in texts)
