@@ -263,3 +263,12 @@ def test_schema_documents_the_stock_endpoints_and_their_error_responses(client):
     assert "$ref" in detail["404"]["content"]["application/json"]["schema"]
     list_parameters = {p["name"] for p in paths["/api/stocks/"]["get"]["parameters"]}
     assert {"q", "verdict", "active", "page", "page_size"} <= list_parameters
+
+
+def test_api_times_are_utc_while_pages_show_ist(client):
+    clear_universe()
+    make_stock("TCS")
+    make_result(symbol="TCS.NS")
+    row = client.get("/api/stocks/").json()["results"][0]
+    assert row["latest"]["analysed_at"].endswith("Z")
+    assert " IST" in client.get("/").content.decode()
