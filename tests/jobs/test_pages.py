@@ -304,11 +304,8 @@ def test_exports_of_a_job_without_results_have_only_the_header(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_job_the_broker_refused_is_reported_as_not_started(client, monkeypatch):
-    def broker_down(*args, **kwargs):
-        raise ConnectionError("redis down")
-
-    monkeypatch.setattr(services, "async_task", broker_down)
+def test_a_job_the_broker_refused_is_reported_as_not_started(client, no_broker):
+    no_broker.side_effect = ConnectionError("redis down")
     response = client.post(
         "/analyze/", {"action": "selected", "symbols": ["TCS.NS"], "capital": "100000", "strategy": "1"}
     )
