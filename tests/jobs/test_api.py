@@ -290,3 +290,10 @@ def test_openapi_schema_documents_every_job_endpoint(api):
 def test_an_unknown_api_path_is_404_in_the_error_shape(api):
     assert_error(api.get("/api/no-such-endpoint/"), 404, "not_found")
     assert_error(api.get("/api/stocks/<bad>/"), 404, "not_found")
+
+
+def test_the_openapi_schema_validates_without_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "analyze-all-stocks" in (tmp_path / "schema.yaml").read_text()
