@@ -1,6 +1,7 @@
 """Operators' view of jobs: active ones first, stale ones marked, fixed only through actions."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -42,39 +43,6 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     search_fields = ["id", "symbols", "requested_by"]
     list_per_page = 50
     actions = ["cancel_jobs", "recover_jobs_now", "rerun_jobs"]
-    readonly_fields = [
-        "id",
-        "status",
-        "status_reason",
-        "progress",
-        "total",
-        "completed",
-        "successful",
-        "failed",
-        "strategy_id",
-        "capital",
-        "risk_percent",
-        "max_position_percent",
-        "data_source",
-        "is_all_stocks",
-        "attempt",
-        "enqueued",
-        "enqueued_at",
-        "task_id",
-        "heartbeat",
-        "heartbeat_at",
-        "duplicate_count",
-        "last_duplicate_at",
-        "superseded_by",
-        "requested_by",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "analysis_key",
-        "symbol_list",
-        "errors",
-        "results_link",
-    ]
     fieldsets = [
         (None, {"fields": ["id", "status", "status_reason", "progress", "errors", "results_link"]}),
         (
@@ -110,6 +78,8 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         ),
         ("Requests", {"fields": ["requested_by", "duplicate_count", "last_duplicate_at", "superseded_by"]}),
     ]
+    # Everything shown is read-only: jobs change only through the actions.
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     def get_queryset(self, request):
         return selectors.active_first(super().get_queryset(request))

@@ -79,7 +79,6 @@ def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
         _fenced(job.pk, attempt).update(
             completed=counts["done"],
             successful=counts["ok"],
-            failed=counts["done"] - counts["ok"],
             heartbeat_at=timezone.now(),
         )
     return True

@@ -50,7 +50,6 @@ class AnalysisJob(models.Model):
 
     completed = models.PositiveIntegerField(default=0)
     successful = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
 
     attempt = models.PositiveIntegerField(default=0, help_text="Incremented by every worker that claims the job")
     enqueued = models.BooleanField(default=False, help_text="Handed to the django-q2 broker")
@@ -102,6 +101,11 @@ class AnalysisJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def failed(self) -> int:
+        """Symbols analysed without a verdict (listed in the job's errors)."""
+        return self.completed - self.successful
 
     @property
     def progress_percent(self) -> int:

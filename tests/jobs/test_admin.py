@@ -68,7 +68,7 @@ def test_search_by_job_id_and_symbol(admin_client):
 
 
 def test_the_job_page_shows_errors_and_links_results_and_is_read_only(admin_client):
-    job = make(["BAD.NS", "TCS.NS"], status=JobStatus.COMPLETED, completed=1, failed=1)
+    job = make(["BAD.NS", "TCS.NS"], status=JobStatus.COMPLETED, completed=1)
     AnalysisResult.objects.create(job=job, symbol="BAD.NS", strategy_id=1, capital=100000, error="no data returned")
     page = admin_client.get(reverse("admin:jobs_analysisjob_change", args=[job.pk]))
     assert page.status_code == 200

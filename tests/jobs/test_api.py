@@ -134,7 +134,7 @@ def test_status_of_a_finished_job_lists_errors_and_results(api):
         data_source="demo",
     )
     AnalysisResult.objects.create(job=job, symbol="BAD.NS", strategy_id=1, capital=100000, error="no data returned")
-    AnalysisJob.objects.filter(pk=job_id).update(status="completed", completed=2, successful=1, failed=1)
+    AnalysisJob.objects.filter(pk=job_id).update(status="completed", completed=2, successful=1)
     body = api.get(f"/api/analysis/status/{job_id}").json()
     assert body["progress_percent"] == 100
     assert body["errors"] == [{"symbol": "BAD.NS", "error": "no data returned"}]

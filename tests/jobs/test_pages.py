@@ -187,7 +187,6 @@ def finished_job():
         status=JobStatus.COMPLETED,
         completed=3,
         successful=2,
-        failed=1,
         started_at=datetime(2025, 11, 28, 4, 0, tzinfo=UTC),
         finished_at=datetime(2025, 11, 28, 4, 2, tzinfo=UTC),
     )
