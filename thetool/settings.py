@@ -133,6 +133,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # A new connection per request/enqueue costs more than the work itself: keep them.
     _db["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
     _db["CONN_HEALTH_CHECKS"] = True
+    # A test database per run, so two runs on one server never collide (and never drop each other's).
+    _db.setdefault("TEST", {})["NAME"] = env.str(
+        "THETOOL_POSTGRES_TEST_NAME", default=f"test_{_db['NAME']}_{os.getpid()}"
+    )
 else:
     raise ImproperlyConfigured(f"Environment variable DATABASE_URL names an unsupported database: {_db['ENGINE']}")
 DATABASES = {"default": _db}
