@@ -58,7 +58,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     symbols = universe(args.symbols)
-    today = market_data._utc_today()
+    today = market_data.cache.utc_today()
     PriceCache.objects.bulk_create(
         [
             PriceCache(
@@ -78,7 +78,7 @@ def main() -> None:
     def no_network(*args, **kwargs):
         raise AssertionError("the benchmark must read the cache, not Yahoo")
 
-    market_data._download_yahoo = no_network
+    market_data.yahoo._download_yahoo = no_network
     params, strategy = TradeParams(capital=100000), get_strategy(1)
 
     # 1. Reading and validating the cache, alone.

@@ -1,6 +1,6 @@
 """From one symbol's daily bars to a verdict and a trade plan, with the evidence behind them.
 
-Pure: no ORM, no settings (the `Verdict` enum is the only import from the models). Steps:
+Pure: no Django, no ORM, no settings (bars come from `stocks.bars`, verdicts from `stocks.verdicts`). Steps:
 
 1. `indicators.compute_readings` gives twelve readings (value, vote, confidence, rule).
 2. `score_readings` weighs them with the strategy:
@@ -19,10 +19,10 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 import numpy as np
 
 from stocks import indicators
+from stocks.bars import MarketDataError, PriceHistory
 from stocks.exceptions import InvalidTradeParameters
-from stocks.market_data import MarketDataError, PriceHistory
-from stocks.models import Verdict
 from stocks.strategies import Strategy
+from stocks.verdicts import Verdict
 
 STRONG_THRESHOLD = 0.6
 MILD_THRESHOLD = 0.2

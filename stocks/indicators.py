@@ -49,7 +49,7 @@ import math
 import numpy as np
 import talib
 
-from stocks.market_data import MarketDataError, PriceHistory
+from stocks.bars import MarketDataError, PriceHistory
 
 # EMA 200 needs its warm-up plus enough bars for its SMA seed to wash out (FIELD-NOTES: fetch ~500).
 MIN_BARS = 250

@@ -1,6 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
+from stocks import verdicts
+
 
 class Stock(models.Model):
     """One listed security of the universe. `yahoo_symbol` (RELIANCE.NS) is what jobs and results use."""
@@ -47,12 +49,8 @@ class PriceCache(models.Model):
         return f"{self.symbol} ({self.source}, {self.fetched_on})"
 
 
-class Verdict(models.TextChoices):
-    STRONG_BUY = "Strong Buy"
-    BUY = "Buy"
-    HOLD = "Hold"
-    SELL = "Sell"
-    STRONG_SELL = "Strong Sell"
+# The engine's verdicts as model choices: same names, values and labels ("Strong Buy"), one definition.
+Verdict = models.TextChoices("Verdict", [(verdict.name, verdict.value) for verdict in verdicts.Verdict])
 
 
 class AnalysisResult(models.Model):

@@ -1,7 +1,11 @@
 """Scoring, verdicts, trade plans and parameter checks of the analysis engine, with exact numbers."""
 
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -326,3 +330,20 @@ def test_chart_series_marks_undefined_overlays_as_none_on_short_histories():
 def test_chart_series_rejects_a_bad_window(bad_last_n):
     with pytest.raises(ValueError, match="last_n"):
         chart_series(synthetic_history(33, bars=60), last_n=bad_last_n)
+
+
+# --- purity -------------------------------------------------------------------------------------
+
+
+def test_the_engine_imports_without_django():
+    """indicators, analysis, strategies and the bar rules are pure: no Django module is even loaded."""
+    script = (
+        "import sys; import stocks.analysis, stocks.indicators, stocks.strategies, stocks.bars;"
+        "loaded = sorted(name for name in sys.modules if name.split('.')[0] in ('django', 'rest_framework'));"
+        "assert not loaded, loaded"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stderr

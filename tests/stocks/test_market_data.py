@@ -1,6 +1,6 @@
 """Market data: yfinance (bulk, cache, wall-clock limit, circuit breaker, rate limits), demo, csv:DIR, validation.
 
-yfinance is never called for real. Most tests patch `market_data._yf_download` (our thin wrapper) with
+yfinance is never called for real. Most tests patch `yahoo._yf_download` (our thin wrapper) with
 frames shaped exactly like yfinance 1.7.0's `download(group_by="ticker", auto_adjust=True,
 multi_level_index=True)`; `test_frame_helper_matches_what_yfinance_builds` proves that shape by running
 yfinance's own download code with only `Ticker` replaced.
@@ -22,17 +22,18 @@ from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 from django.conf import settings as django_settings
 from yfinance.exceptions import YFRateLimitError
 
-from stocks import market_data
 from stocks.market_data import (
     MarketDataError,
     PriceHistory,
     SourceUnavailable,
     bars_to_json,
+    cache,
     demo_history,
     fetch_histories,
     source_kind,
     validate_bars,
 )
+from stocks.market_data import yahoo as yahoo_adapter
 from stocks.models import PriceCache
 
 # yfinance 1.7.0's own download code calls DataFrame.rename(inplace=True), deprecated in pandas 3.1.
@@ -80,7 +81,7 @@ def yf_frame(per_ticker: dict[str, pd.DataFrame | None]) -> pd.DataFrame:
 
 
 class FakeDownload:
-    """Stands in for market_data._yf_download; records each call's tickers.
+    """Stands in for yahoo._yf_download; records each call's tickers.
 
     `script` maps a ticker to a frame (data), None (missing), an error text (yfinance's per-ticker
     error) or a callable(call_number) returning one of those. `raises`/`sleep` act on the whole call.
@@ -142,7 +143,7 @@ def yahoo(monkeypatch, settings):
 
     def install(script: dict, **options) -> FakeDownload:
         fake = FakeDownload(script, **options)
-        monkeypatch.setattr(market_data, "_yf_download", fake)
+        monkeypatch.setattr(yahoo_adapter, "_yf_download", fake)
         return fake
 
     return install
@@ -185,11 +186,11 @@ class FakeTicker:
 
 @pytest.fixture
 def real_yfinance_download(monkeypatch, settings, tmp_path):
-    """market_data._yf_download runs yfinance's own download code; only Ticker is fake."""
+    """yahoo._yf_download runs yfinance's own download code; only Ticker is fake."""
     import yfinance.multi
 
     settings.THETOOL_YFINANCE_CACHE_DIR = str(tmp_path / "yf-cache")
-    monkeypatch.setattr(market_data, "_configured", False)
+    monkeypatch.setattr(yahoo_adapter, "_configured", False)
     monkeypatch.setattr(yfinance.multi, "Ticker", FakeTicker)
     FakeTicker.calls = []
     return FakeTicker
@@ -199,7 +200,7 @@ def test_frame_helper_matches_what_yfinance_builds(real_yfinance_download, tmp_p
     long, short = history_frame(30, seed=1), history_frame(10, start="2024-01-22", seed=2)
     real_yfinance_download.answers = {"AAA.NS": long, "BBB.NS": short, "NOPE.NS": ValueError("no data")}
 
-    frame, errors = market_data._yf_download(["AAA.NS", "BBB.NS", "NOPE.NS"])
+    frame, errors = yahoo_adapter._yf_download(["AAA.NS", "BBB.NS", "NOPE.NS"])
 
     expected = yf_frame({"AAA.NS": long, "BBB.NS": short, "NOPE.NS": None})
     pd.testing.assert_frame_equal(frame, expected, check_like=True)
@@ -316,7 +317,7 @@ def test_a_concurrent_writer_of_the_same_row_does_not_fail_the_fetch(yahoo, toda
     fetch_histories(["AAA.NS"])
     history = fetch_histories(["AAA.NS"])["AAA.NS"]
     # A second worker that fetched the same symbol writes the same (symbol, source, day): ignored.
-    market_data._write_cache({"AAA.NS": history}, day=today, refresh=False)
+    cache.write_cache({"AAA.NS": history}, day=today, refresh=False)
     assert PriceCache.objects.filter(symbol="AAA.NS").count() == 1
 
 
@@ -528,6 +529,9 @@ def broken(change) -> pd.DataFrame:
         (broken(lambda f: f.__setitem__("Open", [10.0, 10.5, 10.9])), "open outside [low, high] on 2025-01-03"),
         (broken(lambda f: f.__setitem__("Close", [9.4, 10.1, 10.6])), "close outside [low, high] on 2025-01-01"),
         (broken(lambda f: f.__setitem__("Volume", [100, -5, 300])), "negative volume on 2025-01-02"),
+        (broken(lambda f: f.__setitem__("High", [11.0, np.inf, 10.8])), "infinite value in High on 2025-01-02"),
+        (broken(lambda f: f.__setitem__("Low", [9.5, 10.0, -np.inf])), "infinite value in Low on 2025-01-03"),
+        (broken(lambda f: f.__setitem__("Volume", [np.inf, 0, 300])), "infinite value in Volume on 2025-01-01"),
         (small_frame().iloc[[0, 2, 1]], "dates out of order on 2025-01-02"),
         (small_frame().iloc[[0, 1, 1]], "duplicate date on 2025-01-02"),
         (broken(lambda f: f.__setitem__("Close", ["a", "b", "c"])), "non-numeric values in Close"),
@@ -539,6 +543,17 @@ def test_validation_names_the_problem_and_the_first_bad_date(frame, message):
         validate_bars(frame, symbol="X.NS", source="csv")
     assert caught.value.message == f"X.NS: {message}"
     assert caught.value.permanent is True
+
+
+@pytest.mark.django_db
+def test_an_infinite_volume_from_yahoo_is_a_symbol_error_and_is_never_cached(yahoo, today):
+    frame = history_frame(seed=1).astype({"Volume": "float64"})  # yfinance's volume column is float
+    frame.iloc[-2, frame.columns.get_loc("Volume")] = np.inf
+    yahoo({"AAA.NS": frame, "BBB.NS": history_frame(seed=2)})
+    results = fetch_histories(["AAA.NS", "BBB.NS"])
+    day = np.datetime_as_string(np.datetime64(frame.index[-2], "D"))
+    assert results["AAA.NS"].message == f"AAA.NS: infinite value in Volume on {day}"
+    assert list(PriceCache.objects.values_list("symbol", flat=True)) == ["BBB.NS"]
 
 
 def test_valid_bars_become_a_price_history_and_zero_volume_is_allowed():

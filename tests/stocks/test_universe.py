@@ -305,7 +305,7 @@ class FakeResponse(io.BytesIO):
 @pytest.mark.django_db
 def test_download_fetches_nse_equity_list_with_a_short_timeout():
     body = EQUITY_L_SAMPLE.read_bytes()
-    with mock.patch("stocks.market_data.urllib.request.urlopen", return_value=FakeResponse(body)) as urlopen:
+    with mock.patch("stocks.market_data.nse.urllib.request.urlopen", return_value=FakeResponse(body)) as urlopen:
         output = run_load_universe("--download")
     request = urlopen.call_args.args[0]
     assert request.full_url == "https://nsearchives.nseindia.com/content/equities/EQUITY_L.csv"
@@ -318,7 +318,7 @@ def test_download_fetches_nse_equity_list_with_a_short_timeout():
 @pytest.mark.django_db
 def test_download_when_offline_is_a_clear_command_error():
     offline = urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
-    with mock.patch("stocks.market_data.urllib.request.urlopen", side_effect=offline):
+    with mock.patch("stocks.market_data.nse.urllib.request.urlopen", side_effect=offline):
         with pytest.raises(CommandError, match="NSE is unreachable.*Are you offline"):
             run_load_universe("--download")
 
@@ -326,7 +326,7 @@ def test_download_when_offline_is_a_clear_command_error():
 @pytest.mark.django_db
 def test_download_refused_by_nse_is_a_clear_command_error():
     refused = urllib.error.HTTPError("https://x", 403, "Forbidden", {}, None)
-    with mock.patch("stocks.market_data.urllib.request.urlopen", side_effect=refused):
+    with mock.patch("stocks.market_data.nse.urllib.request.urlopen", side_effect=refused):
         with pytest.raises(CommandError, match="HTTP 403"):
             run_load_universe("--download")
 

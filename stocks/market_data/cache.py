@@ -1,0 +1,110 @@
+"""The price cache: one PriceCache row per symbol, source and UTC day, read before any download.
+
+Bars are stored as compact column arrays ({"d", "o", "h", "l", "c", "v"}) and validated again when
+read (cheap, and a row may predate a rule).
+"""
+
+import logging
+from datetime import UTC, date
+
+import numpy as np
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from stocks.bars import MarketDataError, PriceHistory, checked_history
+from stocks.models import PriceCache
+
+logger = logging.getLogger("stocks.market_data")
+
+YFINANCE = "yfinance"
+CACHE_DECIMALS = 4  # prices are stored to 0.0001: far below NSE's tick, and keeps the JSON small
+DB_BATCH = 500
+
+
+def utc_today() -> date:
+    """The day a cache row belongs to (and the day demo bars end before)."""
+    return timezone.now().astimezone(UTC).date()
+
+
+def batched(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def bars_to_json(history: PriceHistory) -> dict:
+    """The compact column arrays stored in PriceCache.bars: {"d", "o", "h", "l", "c", "v"}."""
+    return {
+        "d": np.datetime_as_string(history.dates, unit="D").tolist(),
+        "o": np.round(history.open, CACHE_DECIMALS).tolist(),
+        "h": np.round(history.high, CACHE_DECIMALS).tolist(),
+        "l": np.round(history.low, CACHE_DECIMALS).tolist(),
+        "c": np.round(history.close, CACHE_DECIMALS).tolist(),
+        "v": np.round(history.volume).astype(np.int64).tolist(),
+    }
+
+
+def history_from_json(symbol: str, source: str, bars: dict) -> PriceHistory:
+    """The PriceHistory stored by bars_to_json (validated again: cheap, and the JSON may be old)."""
+    try:
+        dates = np.array(bars["d"], dtype="datetime64[D]")
+        open_, high, low, close, volume = (np.array(bars[key], dtype=np.float64) for key in ("o", "h", "l", "c", "v"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MarketDataError(f"{symbol}: unreadable cached bars ({exc})", permanent=False) from exc
+    return checked_history(
+        symbol=symbol, source=source, dates=dates, open_=open_, high=high, low=low, close=close, volume=volume
+    )
+
+
+def read_cache(symbols: list[str], *, day: date) -> dict[str, PriceHistory]:
+    found = {}
+    for batch in batched(symbols, DB_BATCH):
+        rows = PriceCache.objects.filter(source=YFINANCE, fetched_on=day, symbol__in=batch)
+        for symbol, bars in rows.values_list("symbol", "bars"):
+            try:
+                found[symbol] = history_from_json(symbol, YFINANCE, bars)
+            except MarketDataError as exc:  # a damaged row is refetched, not fatal
+                logger.warning("Ignoring cached bars of %s: %s", symbol, exc.message)
+    return found
+
+
+def write_cache(histories: dict[str, PriceHistory], *, day: date, refresh: bool) -> None:
+    """Store fetched bars in one short transaction (never held during a fetch: SQLite is IMMEDIATE).
+
+    Concurrent workers fetching the same symbol both insert; the unique constraint keeps one row.
+    `refresh` (use_cache=False) overwrites today's row with the newer bars.
+    """
+    if not histories:
+        return
+    rows = [
+        PriceCache(
+            symbol=symbol,
+            source=YFINANCE,
+            fetched_on=day,
+            bars=bars_to_json(history),
+            bar_count=len(history),
+            first_bar=history.dates[0].item(),
+            last_bar=history.dates[-1].item(),
+        )
+        for symbol, history in histories.items()
+    ]
+    options = (
+        {"update_conflicts": True, "unique_fields": ["symbol", "source", "fetched_on"],
+         "update_fields": ["bars", "bar_count", "first_bar", "last_bar"]}
+        if refresh
+        else {"ignore_conflicts": True}
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            PriceCache.objects.bulk_create(rows, batch_size=DB_BATCH, **options)
+    except DatabaseError:
+        # The cache only saves time: a locked or full database must not fail the analysis.
+        logger.warning("Could not cache the bars of %d symbols", len(rows), exc_info=True)
+
+
+def prune_cache(*, before: date) -> None:
+    """Drop cache rows of earlier days: only today's rows are ever read (~50 kB per symbol)."""
+    try:
+        with transaction.atomic():
+            PriceCache.objects.filter(source=YFINANCE, fetched_on__lt=before).delete()
+    except DatabaseError:
+        logger.warning("Could not prune the price cache", exc_info=True)
