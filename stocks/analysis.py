@@ -18,7 +18,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-from stocks import indicators
+from stocks import indicators, quality
 from stocks.bars import MarketDataError, PriceHistory
 from stocks.exceptions import InvalidTradeParameters
 from stocks.strategies import Strategy
@@ -107,8 +107,10 @@ class Analysis:
 def analyze(history: PriceHistory, strategy: Strategy, params: TradeParams) -> Analysis:
     """Analyse `history` under `strategy` for `params`.
 
-    Raises MarketDataError(permanent=True) with too few bars or an undefined indicator value.
+    Raises MarketDataError(permanent=True) with too few bars or an undefined indicator value, and
+    quality.SuspectPrices when a one-day jump looks like an unadjusted split or a data error.
     """
+    quality.check_price_jumps(history, max_drop=quality.MAX_ONE_DAY_DROP, max_rise=quality.MAX_ONE_DAY_RISE)
     readings = indicators.compute_readings(history)
     score = score_readings(readings, strategy)
     verdict = verdict_for(score)

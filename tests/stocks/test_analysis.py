@@ -338,7 +338,7 @@ def test_chart_series_rejects_a_bad_window(bad_last_n):
 def test_the_engine_imports_without_django():
     """indicators, analysis, strategies and the bar rules are pure: no Django module is even loaded."""
     script = (
-        "import sys; import stocks.analysis, stocks.indicators, stocks.strategies, stocks.bars;"
+        "import sys; import stocks.analysis, stocks.indicators, stocks.strategies, stocks.bars, stocks.quality;"
         "loaded = sorted(name for name in sys.modules if name.split('.')[0] in ('django', 'rest_framework'));"
         "assert not loaded, loaded"
     )
