@@ -14,7 +14,7 @@ Pure: no Django, no ORM, no settings (bars come from `stocks.bars`, verdicts fro
 
 import math
 from dataclasses import asdict, dataclass
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -31,7 +31,16 @@ CAPITAL_BOUNDS = (1_000.0, 10_000_000_000.0)  # INR
 RISK_PERCENT_BOUNDS = (0.1, 10.0)
 MAX_POSITION_PERCENT_BOUNDS = (1.0, 100.0)
 
+SIZE_LIMITED_BY_RISK = "risk"
+SIZE_LIMITED_BY_MAX_POSITION = "max_position"
+
 _CENT = Decimal("0.01")
+_TICKS_ABOVE_250 = (  # (highest price of the band, tick): see tick_size_for
+    (Decimal(1_000), Decimal("0.05")),
+    (Decimal(5_000), Decimal("0.10")),
+    (Decimal(10_000), Decimal("0.50")),
+    (Decimal(20_000), Decimal("1.00")),
+)
 _SELL_VERDICTS = (Verdict.SELL, Verdict.STRONG_SELL)
 _BUY_VERDICTS = (Verdict.BUY, Verdict.STRONG_BUY)
 
@@ -84,6 +93,12 @@ class TradePlan:
     stop_loss_percent: float
     target_percent: float
     max_position_percent: float
+    tick_size: float
+    shares_by_risk: int  # floor(capital x risk % / per-share risk)
+    shares_by_max_position: int  # floor(capital x max position % / entry)
+    size_limited_by: str  # SIZE_LIMITED_BY_RISK or SIZE_LIMITED_BY_MAX_POSITION
+    risk_amount: float  # INR lost at the stop: position size x per-share risk
+    risk_taken_percent: float  # risk_amount as % of capital (at most the requested risk %)
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,11 @@ class Analysis:
     target: float
     risk_reward: float
     position_size: int
+    shares_by_risk: int
+    shares_by_max_position: int
+    size_limited_by: str
+    risk_amount: float
+    risk_taken_percent: float
     indicators: list[dict]
     provenance: dict
 
@@ -131,6 +151,11 @@ def analyze(history: PriceHistory, strategy: Strategy, params: TradeParams) -> A
         target=plan.target,
         risk_reward=plan.risk_reward,
         position_size=plan.position_size,
+        shares_by_risk=plan.shares_by_risk,
+        shares_by_max_position=plan.shares_by_max_position,
+        size_limited_by=plan.size_limited_by,
+        risk_amount=plan.risk_amount,
+        risk_taken_percent=plan.risk_taken_percent,
         indicators=readings,
         provenance=_provenance(history, strategy, params, plan),
     )
@@ -153,6 +178,7 @@ def _provenance(history: PriceHistory, strategy: Strategy, params: TradeParams, 
         "max_position_percent": plan.max_position_percent,
         "stop_loss_percent": plan.stop_loss_percent,
         "target_percent": plan.target_percent,
+        "tick_size": plan.tick_size,
     }
 
 
@@ -197,43 +223,84 @@ def signal_for(verdict: str) -> str:
 def plan_trade(
     *, entry_price: float, atr_value: float, verdict: str, strategy: Strategy, params: TradeParams
 ) -> TradePlan:
-    """Entry, stop, target, risk-reward and position size for one trade.
+    """Entry, stop and target on NSE's price grid, and a position size that says which limit bound it.
 
-    - entry = the last close; prices are rounded half-up to 2 decimals (no tick rounding).
-    - stop distance = the strategy's stop %; for an ATR strategy 1.5 x ATR14 as % of the entry,
-      clamped to its min..max % (3..4 for Weekly 4% Target). Target distance = the strategy's target %.
     - Buy verdicts and Hold place the stop below and the target above the entry (Hold shows what a
       long trade would look like; its signal stays HOLD). Sell verdicts mirror them.
+    - Prices are multiples of the stock's tick (`tick_size_for(entry)`). Entry = the last close
+      rounded half-up to the tick.
+    - Stop distance = the strategy's stop %; for an ATR strategy 1.5 x ATR14 as % of the entry,
+      clamped to its min..max % (3..4 for Weekly 4% Target). The stop rounds away from the entry to
+      the tick (never closer than one tick), so the per-share risk is never smaller than planned.
+    - Target distance = per-share risk x the strategy's reward:risk (target % / stop %), rounded to
+      the nearest tick (at least one): reward:risk stays as close to the strategy's as the grid allows.
     - risk_reward = |target - entry| / |entry - stop| from the rounded prices, to 2 places.
-    - position size = min(floor(capital x risk % / per-share risk), floor(capital x max position % / entry)),
-      max position % being the request's or else the strategy's.
+    - shares_by_risk = floor(capital x risk % / per-share risk); shares_by_max_position =
+      floor(capital x max position % / entry), max position % being the request's or else the
+      strategy's. The position size is the smaller; size_limited_by names it ("risk" on a tie).
+      risk_amount = size x per-share risk (INR) and risk_taken_percent = its % of capital.
 
-    Raises MarketDataError(permanent=True) when the price is too small for a stop 2 decimals away.
+    Raises MarketDataError(permanent=True) when the price is too small to place a stop or a target
+    at least one tick away and above zero.
     """
     stop_percent = _stop_percent(entry_price, atr_value, strategy)
     max_position_percent = (
         strategy.max_position_percent if params.max_position_percent is None else params.max_position_percent
     )
     direction = -1 if verdict in _SELL_VERDICTS else 1
-    entry = _cents(Decimal(repr(entry_price)))
-    stop = _cents(entry * (1 - direction * _percent(stop_percent)))
-    target = _cents(entry * (1 + direction * _percent(strategy.target_percent)))
+    tick = tick_size_for(Decimal(repr(entry_price)))
+    entry = _to_tick(Decimal(repr(entry_price)), tick, ROUND_HALF_UP)
+    away = ROUND_FLOOR if direction == 1 else ROUND_CEILING
+    stop = _to_tick(entry * (1 - direction * _percent(stop_percent)), tick, away)
+    if stop == entry:  # an entry of one tick rounds to itself: the stop must still be a tick away
+        stop = entry - direction * tick
     per_share_risk = abs(entry - stop)
-    if per_share_risk == 0:
-        raise MarketDataError(f"entry {entry} is too small to place a stop at 2 decimals", permanent=True)
+    ratio = Decimal(repr(strategy.target_percent)) / Decimal(repr(stop_percent))
+    reward = max(tick, _to_tick(per_share_risk * ratio, tick, ROUND_HALF_UP))
+    target = entry + direction * reward
+    if min(entry, stop, target) <= 0:
+        raise MarketDataError(
+            f"entry {entry} is too small to place a stop and a target on a {tick} tick", permanent=True
+        )
     capital = Decimal(repr(params.capital))
-    by_risk = capital * _percent(params.risk_percent) / per_share_risk
-    by_exposure = capital * _percent(max_position_percent) / entry
+    by_risk = int((capital * _percent(params.risk_percent) / per_share_risk).to_integral_value(ROUND_FLOOR))
+    by_max_position = int((capital * _percent(max_position_percent) / entry).to_integral_value(ROUND_FLOOR))
+    size = min(by_risk, by_max_position)
+    risk_amount = _cents(size * per_share_risk)
     return TradePlan(
         entry=float(entry),
         stop_loss=float(stop),
         target=float(target),
-        risk_reward=float((abs(target - entry) / per_share_risk).quantize(_CENT, ROUND_HALF_UP)),
-        position_size=int(min(by_risk, by_exposure).to_integral_value(ROUND_FLOOR)),
+        risk_reward=float((reward / per_share_risk).quantize(_CENT, ROUND_HALF_UP)),
+        position_size=size,
         stop_loss_percent=round(stop_percent, 4),
         target_percent=strategy.target_percent,
         max_position_percent=max_position_percent,
+        tick_size=float(tick),
+        shares_by_risk=by_risk,
+        shares_by_max_position=by_max_position,
+        size_limited_by=SIZE_LIMITED_BY_RISK if by_risk <= by_max_position else SIZE_LIMITED_BY_MAX_POSITION,
+        risk_amount=float(risk_amount),
+        risk_taken_percent=float((risk_amount / capital * 100).quantize(_CENT, ROUND_HALF_UP)),
     )
+
+
+def tick_size_for(price: Decimal) -> Decimal:
+    """NSE's price step (tick) in the equity segment for a stock trading at `price`.
+
+    Below INR 250 the tick is 0.01 (since 10 June 2024) and from 250 to 1,000 it is 0.05. Above
+    1,000 NSE uses 0.10 up to 5,000, 0.50 up to 10,000, 1.00 up to 20,000 and 5.00 beyond (since
+    15 April 2025, for stocks with derivatives; other stocks keep 0.05, and a multiple of the
+    larger tick is a valid 0.05 price too, so the coarser grid is right for both). NSE fixes each
+    stock's tick monthly from the previous month-end close; the entry (last close) stands in for it.
+    """
+    if price < 250:
+        return Decimal("0.01")
+    # Each band includes its upper bound: 1,000.00 is the last price of the 0.05 band.
+    for upper, tick in _TICKS_ABOVE_250:
+        if price <= upper:
+            return tick
+    return Decimal("5.00")
 
 
 def _stop_percent(entry_price: float, atr_value: float, strategy: Strategy) -> float:
@@ -249,6 +316,10 @@ def _percent(value: float) -> Decimal:
 
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(_CENT, ROUND_HALF_UP)
+
+
+def _to_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:
+    return ((value / tick).to_integral_value(rounding) * tick).quantize(tick)
 
 
 def chart_series(history: PriceHistory, *, last_n: int = 250) -> dict:

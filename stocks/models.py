@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from stocks import verdicts
+from stocks import analysis, verdicts
 
 
 class Stock(models.Model):
@@ -53,6 +53,13 @@ class PriceCache(models.Model):
 Verdict = models.TextChoices("Verdict", [(verdict.name, verdict.value) for verdict in verdicts.Verdict])
 
 
+class SizeLimit(models.TextChoices):
+    """Which limit decided a position's size (the engine's values, with labels for people)."""
+
+    RISK = analysis.SIZE_LIMITED_BY_RISK, "Risk per trade"
+    MAX_POSITION = analysis.SIZE_LIMITED_BY_MAX_POSITION, "Max position"
+
+
 class AnalysisResult(models.Model):
     """The analysis of one symbol: verdict, trade plan, indicator evidence and data provenance.
 
@@ -71,6 +78,19 @@ class AnalysisResult(models.Model):
     target = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     risk_reward = models.FloatField(null=True, blank=True)
     position_size = models.PositiveIntegerField(null=True, blank=True)
+    # The two limits on the size and which one bound it (the smaller; "risk" on a tie), so a user sees
+    # when the position cap, not the risk %, decided the size.
+    shares_by_risk = models.PositiveIntegerField(
+        null=True, blank=True, help_text="floor(capital x risk % / per-share risk)"
+    )
+    shares_by_max_position = models.PositiveIntegerField(
+        null=True, blank=True, help_text="floor(capital x max position % / entry)"
+    )
+    size_limited_by = models.CharField(max_length=12, choices=SizeLimit.choices, blank=True)
+    risk_amount = models.DecimalField(
+        max_digits=16, decimal_places=2, null=True, blank=True, help_text="INR lost at the stop: size x per-share risk"
+    )
+    risk_taken_percent = models.FloatField(null=True, blank=True, help_text="risk_amount as % of capital")
     capital = models.DecimalField(max_digits=16, decimal_places=2)
     indicators = models.JSONField(default=list, blank=True)
     provenance = models.JSONField(default=dict, blank=True, help_text="source, bars, first/last bar date, parameters")

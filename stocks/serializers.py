@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from stocks.models import Verdict
+from stocks.models import SizeLimit, Verdict
 
 MAX_PAGE_SIZE = 500
 
@@ -63,7 +63,26 @@ class ResultSummarySerializer(serializers.Serializer):
     stop_loss = _price()
     target = _price()
     risk_reward = serializers.FloatField(allow_null=True)
-    position_size = serializers.IntegerField(allow_null=True)
+    position_size = serializers.IntegerField(allow_null=True, help_text="min(shares_by_risk, shares_by_max_position)")
+    shares_by_risk = serializers.IntegerField(
+        allow_null=True, help_text="Shares the risk budget allows: floor(capital x risk % / per-share risk)"
+    )
+    shares_by_max_position = serializers.IntegerField(
+        allow_null=True, help_text="Shares the position cap allows: floor(capital x max position % / entry)"
+    )
+    size_limited_by = serializers.ChoiceField(
+        choices=SizeLimit.choices,
+        allow_blank=True,
+        help_text='Which limit decided position_size ("risk" on a tie); "" when the analysis failed',
+    )
+    risk_amount = serializers.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        coerce_to_string=False,
+        allow_null=True,
+        help_text="INR lost if the stop is hit: position_size x per-share risk",
+    )
+    risk_taken_percent = serializers.FloatField(allow_null=True, help_text="risk_amount as % of capital")
     capital = serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=False)
     data_source = serializers.CharField(allow_blank=True)
     is_demo = serializers.BooleanField(help_text="Synthetic demo prices, not real quotes")

@@ -110,6 +110,11 @@ def build_result(
     result.target = to_cents(found.target)
     result.risk_reward = found.risk_reward
     result.position_size = found.position_size
+    result.shares_by_risk = found.shares_by_risk
+    result.shares_by_max_position = found.shares_by_max_position
+    result.size_limited_by = found.size_limited_by
+    result.risk_amount = to_cents(found.risk_amount)
+    result.risk_taken_percent = found.risk_taken_percent
     result.indicators = list(found.indicators)
     result.provenance = dict(found.provenance)
     result.data_source = _source_label(found.provenance.get("source") or source or "")

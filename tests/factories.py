@@ -53,6 +53,12 @@ def make_result(symbol: str = "RELIANCE.NS", *, error: str = "", created_at=None
             "target": Decimal("104.00"),
             "risk_reward": 2.0,
             "position_size": 200,
+            # capital 100,000 at 2% risk allows 1,000 shares; the 20% cap allows 200, which bind
+            "shares_by_risk": 1000,
+            "shares_by_max_position": 200,
+            "size_limited_by": "max_position",
+            "risk_amount": Decimal("400.00"),
+            "risk_taken_percent": 0.4,
             "indicators": [
                 {
                     "name": "rsi",

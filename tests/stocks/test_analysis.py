@@ -12,7 +12,16 @@ import pandas as pd
 import pytest
 
 from stocks import indicators
-from stocks.analysis import TradeParams, analyze, chart_series, plan_trade, score_readings, signal_for, verdict_for
+from stocks.analysis import (
+    TradeParams,
+    analyze,
+    chart_series,
+    plan_trade,
+    score_readings,
+    signal_for,
+    tick_size_for,
+    verdict_for,
+)
 from stocks.exceptions import InvalidTradeParameters
 from stocks.market_data import MarketDataError, PriceHistory
 from stocks.strategies import STRATEGIES, get_strategy
@@ -141,24 +150,108 @@ def test_weekly_target_sell_mirrors_the_atr_stop():
     assert (result.stop_loss, result.target) == (103.6, 96.0)
 
 
-def test_prices_round_half_up_to_two_decimals_and_risk_reward_uses_the_rounded_levels():
+def test_prices_round_to_the_tick_and_risk_reward_uses_the_rounded_levels():
     result = plan(1, "Buy", entry=123.456)
-    # entry 123.46; stop 123.46 x 0.98 = 120.9908; target 123.46 x 1.04 = 128.3984
-    assert (result.entry, result.stop_loss, result.target) == (123.46, 120.99, 128.4)
-    assert result.risk_reward == 2.0  # 4.94 / 2.47
+    # tick 0.01: entry 123.46; stop 123.46 x 0.98 = 120.9908, floored to 120.99; risk 2.47, reward 2 x 2.47
+    assert (result.entry, result.stop_loss, result.target, result.tick_size) == (123.46, 120.99, 128.4, 0.01)
+    assert result.risk_reward == 2.0
     # min(2000 / 2.47 = 809.7, 20000 / 123.46 = 161.99): whole shares are floored, never rounded up
-    assert result.position_size == 161
+    assert (result.shares_by_risk, result.shares_by_max_position, result.position_size) == (809, 161, 161)
 
 
-def test_position_size_is_capped_by_the_position_limit():
-    # risk: 100000 x 2% / (1000 - 980) = 100 shares; exposure: 100000 x 20% / 1000 = 20 shares
-    assert plan(1, "Buy", entry=1000.0).position_size == 20
+@pytest.mark.parametrize(
+    "price, tick",
+    [
+        ("0.35", "0.01"),
+        ("249.99", "0.01"),
+        ("250", "0.05"),
+        ("1000", "0.05"),
+        ("1000.10", "0.10"),
+        ("5000", "0.10"),
+        ("5000.50", "0.50"),
+        ("10000", "0.50"),
+        ("10001", "1.00"),
+        ("20000", "1.00"),
+        ("20005", "5.00"),
+    ],
+)
+def test_tick_size_follows_nse_price_bands_at_their_boundaries(price, tick):
+    assert tick_size_for(Decimal(price)) == Decimal(tick)
 
 
-def test_position_size_is_capped_by_the_risk_budget():
+@pytest.mark.parametrize(
+    "strategy_id, verdict, entry, levels",
+    [
+        # tick 0.05: entry 251.23 -> 251.25; stop 246.225 floored to 246.20; risk 5.05, reward 10.10
+        (1, "Buy", 251.23, (251.25, 246.2, 261.35, 2.0)),
+        # tick 0.10: stop 1209.908 floored to 1209.90 (away from the entry); risk 24.70, reward 49.40
+        (1, "Buy", 1234.56, (1234.6, 1209.9, 1284.0, 2.0)),
+        # a sell's stop rounds up, away from the entry: 1259.292 -> 1259.30
+        (1, "Sell", 1234.56, (1234.6, 1259.3, 1185.2, 2.0)),
+        # Mean Reversion (reward:risk 1.5) at 0.70: stop 0.6895 -> 0.68, risk 0.02, reward 0.03, not 2.25% = 0.72
+        (3, "Buy", 0.70, (0.7, 0.68, 0.73, 1.5)),
+        # tick 5.00: stop 24500 exactly, risk 500, reward 1000
+        (1, "Buy", 25_000.0, (25_000.0, 24_500.0, 26_000.0, 2.0)),
+    ],
+)
+def test_levels_are_multiples_of_the_tick_and_keep_the_strategys_reward_to_risk(strategy_id, verdict, entry, levels):
+    result = plan(strategy_id, verdict, entry=entry)
+    assert (result.entry, result.stop_loss, result.target, result.risk_reward) == levels
+    tick = Decimal(repr(result.tick_size))
+    assert all(Decimal(repr(price)) % tick == 0 for price in levels[:3])
+
+
+@pytest.mark.parametrize(
+    "entry, stop, target",
+    [
+        # stop 0.343 -> 0.34 (one tick of risk), target two ticks up; rounding to cents gave 0.36 (1.0)
+        (0.35, 0.34, 0.37),
+        (0.1, 0.09, 0.12),
+        (0.99, 0.97, 1.03),  # stop 0.9702 -> 0.97: two ticks of risk, four of reward
+    ],
+)
+def test_a_stock_under_one_rupee_keeps_a_reward_to_risk_of_two(entry, stop, target):
+    result = plan(1, "Buy", entry=entry)
+    assert (result.stop_loss, result.target, result.risk_reward) == (stop, target, 2.0)
+
+
+def test_a_price_of_one_tick_cannot_hold_a_stop_and_is_refused():
+    with pytest.raises(MarketDataError, match="too small") as error:
+        plan(1, "Buy", entry=0.01)
+    assert error.value.permanent is True
+    with pytest.raises(MarketDataError, match="too small"):
+        plan(2, "Sell", entry=0.02)  # the target would be 0.02 - 3 ticks, below zero
+
+
+def test_the_max_position_cap_binds_at_the_defaults_and_the_risk_taken_says_so():
+    result = plan(1, "Buy", entry=1000.0)
+    # risk: 100000 x 2% / (1000 - 980) = 100 shares; max position: 100000 x 20% / 1000 = 20 shares
+    assert (result.shares_by_risk, result.shares_by_max_position) == (100, 20)
+    assert (result.position_size, result.size_limited_by) == (20, "max_position")
+    # 20 shares x 20 risk = 400 INR: 0.4% of capital taken, not the 2% asked for
+    assert (result.risk_amount, result.risk_taken_percent) == (400.0, 0.4)
+
+
+def test_the_risk_budget_binds_when_the_cap_allows_more():
     params = TradeParams(capital=100_000, risk_percent=1.0, max_position_percent=100.0)
-    # risk: 100000 x 1% / 20 = 50 shares; exposure: 100000 / 1000 = 100 shares
-    assert plan(1, "Buy", entry=1000.0, params=params).position_size == 50
+    result = plan(1, "Buy", entry=1000.0, params=params)
+    # risk: 100000 x 1% / 20 = 50 shares; max position: 100000 / 1000 = 100 shares
+    assert (result.position_size, result.size_limited_by) == (50, "risk")
+    assert (result.risk_amount, result.risk_taken_percent) == (1000.0, 1.0)
+
+
+def test_the_risk_percent_changes_the_size_when_it_binds():
+    sizes = [
+        plan(1, "Buy", entry=1000.0, params=TradeParams(capital=100_000, risk_percent=r)).position_size
+        for r in (0.1, 0.2, 2.0)
+    ]
+    assert sizes == [5, 10, 20]
+
+
+def test_a_tie_between_the_limits_is_reported_as_the_risk_limit():
+    params = TradeParams(capital=100_000, risk_percent=0.4, max_position_percent=20.0)
+    result = plan(1, "Buy", entry=1000.0, params=params)
+    assert (result.shares_by_risk, result.shares_by_max_position, result.size_limited_by) == (20, 20, "risk")
 
 
 def test_position_size_floors_exactly_where_floats_would_lose_a_share():
@@ -172,12 +265,6 @@ def test_requested_max_position_overrides_the_strategys():
     assert plan(1, "Buy", entry=1000.0, params=params).max_position_percent == 50.0
     assert plan(1, "Buy", entry=1000.0).max_position_percent == 20.0
     assert [plan(key, "Buy").max_position_percent for key in STRATEGIES] == [20.0, 25.0, 15.0, 20.0, 35.0]
-
-
-def test_a_price_too_small_for_a_two_decimal_stop_is_refused():
-    with pytest.raises(MarketDataError, match="too small") as error:
-        plan(1, "Buy", entry=0.1)
-    assert error.value.permanent is True
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -233,12 +320,9 @@ def test_analyze_puts_score_verdict_plan_and_evidence_together():
     assert result.entry == round(float(history.close[-1]), 2)
     assert [item["name"] for item in result.indicators] == list(indicators.INDICATOR_NAMES)
     expected = plan(1, result.verdict, entry=float(history.close[-1]), atr=result.indicators[9]["details"]["atr"])
-    assert (result.stop_loss, result.target, result.risk_reward, result.position_size) == (
-        expected.stop_loss,
-        expected.target,
-        expected.risk_reward,
-        expected.position_size,
-    )
+    sizing = ("shares_by_risk", "shares_by_max_position", "size_limited_by", "risk_amount", "risk_taken_percent")
+    for name in ("stop_loss", "target", "risk_reward", "position_size", *sizing):
+        assert getattr(result, name) == getattr(expected, name), name
 
 
 def test_analyze_records_provenance_with_the_effective_parameters():
@@ -256,6 +340,7 @@ def test_analyze_records_provenance_with_the_effective_parameters():
         "max_position_percent": 15.0,
         "stop_loss_percent": 1.5,
         "target_percent": 2.25,
+        "tick_size": 0.01,
     }
 
 

@@ -46,13 +46,18 @@ def test_prints_an_aligned_table_and_stores_the_results(served):
     assert set(stored) == {"M&M.NS", "TCS.NS"} and all(r.strategy_id == 2 and r.job is None for r in stored.values())
     lines = output.splitlines()
     header = next(line for line in lines if line.startswith("Symbol"))
-    assert re.split(r"\s{2,}", header) == ["Symbol", "Verdict", "Score", "Entry", "Stop", "Target", "R:R", "Size"]
+    assert re.split(r"\s{2,}", header) == [
+        *("Symbol", "Verdict", "Score", "Entry", "Stop", "Target", "R:R", "Size"),
+        *("Limit", "Risk INR", "Risk %"),
+    ]
     rows = [line for line in lines if line.startswith(("M&M.NS", "TCS.NS"))]
     assert len(rows) == 2
     assert len({len(row) for row in rows + [header]}) == 1  # aligned: every row as wide as the header
     mm = stored["M&M.NS"]
     assert f"{mm.entry:,.2f}" in rows[0] and mm.verdict in rows[0] and f"{mm.position_size:,}" in rows[0]
-    assert "Strategy 2" in output and "250,000.00" in output
+    limit = {"risk": "risk", "max_position": "max pos"}[mm.size_limited_by]
+    assert re.split(r"\s{2,}", rows[0])[-3:] == [limit, f"{mm.risk_amount:,.2f}", f"{mm.risk_taken_percent:.2f}"]
+    assert "Strategy 2" in output and "250,000.00" in output and "risk 2%, max position 25%" in output
     assert "DEMO" not in output
     assert "Stored 2 results: 2 analysed, 0 failed." in output
 

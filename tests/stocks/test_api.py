@@ -149,6 +149,12 @@ def test_stock_detail_includes_the_latest_result_with_indicators_and_provenance(
     assert (latest["verdict"], latest["signal"], latest["score"]) == ("Buy", "BUY", 0.35)
     assert (latest["entry"], latest["stop_loss"], latest["target"]) == (100.0, 98.0, 104.0)
     assert latest["capital"] == 100000.0 and latest["position_size"] == 200 and latest["risk_reward"] == 2.0
+    assert (latest["shares_by_risk"], latest["shares_by_max_position"], latest["size_limited_by"]) == (
+        1000,
+        200,
+        "max_position",
+    )
+    assert (latest["risk_amount"], latest["risk_taken_percent"]) == (400.0, 0.4)
     assert latest["indicators"] == newest.indicators
     assert latest["provenance"]["bars"] == 500
     assert latest["data_source"] == "demo" and latest["is_demo"] is True

@@ -146,6 +146,13 @@ def test_build_result_copies_the_analysis_with_prices_as_two_decimal_places():
     assert result.entry.as_tuple().exponent == -2 and result.stop_loss.as_tuple().exponent == -2
     assert result.target == Decimal(str(found.target)).quantize(Decimal("0.01"))
     assert result.risk_reward == found.risk_reward and result.position_size == found.position_size
+    assert (result.shares_by_risk, result.shares_by_max_position, result.size_limited_by) == (
+        found.shares_by_risk,
+        found.shares_by_max_position,
+        found.size_limited_by,
+    )
+    assert result.risk_amount == Decimal(str(found.risk_amount)).quantize(Decimal("0.01"))
+    assert result.risk_taken_percent == found.risk_taken_percent
     assert result.indicators == found.indicators and result.provenance == found.provenance
     assert result.capital == Decimal("100000.00")
     assert result.data_source == "yfinance"

@@ -21,7 +21,11 @@ COLUMNS = (
     ("Target", 11, ">"),
     ("R:R", 5, ">"),
     ("Size", 7, ">"),
+    ("Limit", 7, "<"),  # which limit decided the size: the risk % or the max position %
+    ("Risk INR", 10, ">"),
+    ("Risk %", 6, ">"),
 )
+_LIMIT_LABELS = {"risk": "risk", "max_position": "max pos"}
 
 
 def _money(value) -> str:
@@ -42,6 +46,9 @@ def _result_cells(result) -> tuple:
         _money(result.target),
         "-" if result.risk_reward is None else f"{result.risk_reward:.2f}",
         "-" if result.position_size is None else f"{result.position_size:,}",
+        _LIMIT_LABELS.get(result.size_limited_by, "-"),
+        _money(result.risk_amount),
+        "-" if result.risk_taken_percent is None else f"{result.risk_taken_percent:.2f}",
     )
 
 
@@ -87,11 +94,13 @@ class Command(BaseCommand):
 
     def _print_report(self, results, *, strategy, params, kind):
         write = self.stdout.write
+        max_position = params.max_position_percent or strategy.max_position_percent
         if kind == "demo":
             write(self.style.WARNING("DEMO DATA: synthetic prices, not real quotes. Do not trade on these results."))
         write(
             f"Strategy {strategy.id} ({strategy.name}), capital {params.capital:,.2f} INR, "
-            f"risk {params.risk_percent:g}%, source {kind.upper() if kind == 'demo' else kind}"
+            f"risk {params.risk_percent:g}%, max position {max_position:g}%, "
+            f"source {kind.upper() if kind == 'demo' else kind}"
         )
         analysed = [result for result in results if not result.error]
         failed = [result for result in results if result.error]
