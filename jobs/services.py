@@ -72,13 +72,6 @@ class AnalysisSpec:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-    def trade_params(self) -> TradeParams:
-        return TradeParams(
-            capital=float(self.capital),
-            risk_percent=float(self.risk_percent),
-            max_position_percent=float(self.max_position_percent),
-        )
-
 
 def _decimal(value, *, field: str) -> Decimal:
     try:

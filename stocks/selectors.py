@@ -21,22 +21,6 @@ def _newest_result_of(symbol_ref) -> QuerySet[AnalysisResult]:
     return AnalysisResult.objects.filter(symbol=symbol_ref).order_by(*NEWEST_FIRST)
 
 
-def latest_results(*, symbols: list[str] | None = None, verdict: str | None = None) -> QuerySet[AnalysisResult]:
-    """The newest result (successful or failed) of each symbol, ordered by symbol.
-
-    `symbols` limits it to those Yahoo symbols; `verdict` keeps symbols whose *latest* result
-    has that verdict (a symbol whose newest run says Hold is not listed as Buy because of an
-    older run). One query: a row is kept when it is its symbol's newest row.
-    """
-    newest_id = _newest_result_of(OuterRef("symbol")).values("id")[:1]
-    results = AnalysisResult.objects.filter(id=Subquery(newest_id))
-    if symbols is not None:
-        results = results.filter(symbol__in=list(symbols))
-    if verdict:
-        results = results.filter(verdict=verdict)
-    return results.order_by("symbol")
-
-
 def latest_result_for(symbol: str) -> AnalysisResult | None:
     """The newest result of one symbol ("reliance", "RELIANCE.NS"), or None if never analysed."""
     return _newest_result_of(universe.normalize_symbol(symbol)).select_related("job").first()
@@ -56,11 +40,6 @@ def _stocks(*, query: str = "", active: bool | None = True) -> QuerySet[Stock]:
     if query:
         stocks = stocks.filter(Q(symbol__icontains=query) | Q(yahoo_symbol__icontains=query) | Q(name__icontains=query))
     return stocks.order_by("symbol")
-
-
-def search_stocks(*, query: str = "", active_only: bool = True) -> QuerySet[Stock]:
-    """Stocks whose symbol or company name contains `query` (case-insensitive), by symbol."""
-    return _stocks(query=query, active=True if active_only else None)
 
 
 def stocks_with_latest_results(

@@ -37,10 +37,6 @@ class SymbolOutcome:
     analysis: engine.Analysis | None
     error: str = ""
 
-    @property
-    def ok(self) -> bool:
-        return self.analysis is not None
-
 
 def analyze_symbols(
     *,

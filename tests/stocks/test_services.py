@@ -49,7 +49,7 @@ def test_analyze_symbols_fetches_all_symbols_in_one_call_and_keeps_input_order(f
 
     assert fetch_calls.calls == [(["TCS.NS", "M&M.NS"], "demo")]
     assert [outcome.symbol for outcome in outcomes] == ["TCS.NS", "M&M.NS"]
-    assert all(outcome.ok and outcome.error == "" for outcome in outcomes)
+    assert all(outcome.analysis is not None and outcome.error == "" for outcome in outcomes)
     assert outcomes[0].analysis.symbol == "TCS.NS"
     assert outcomes[0].analysis.provenance["strategy_id"] == 1
 
@@ -64,7 +64,7 @@ def test_per_symbol_market_data_error_becomes_that_symbols_error(fetch_calls):
 
     gone, tcs = outcomes
     assert gone.analysis is None and gone.error == "no data returned by Yahoo for GONE.NS"
-    assert tcs.ok
+    assert tcs.analysis is not None
 
 
 def test_too_few_bars_is_reported_as_the_symbols_error(fetch_calls):
@@ -98,7 +98,7 @@ def test_unexpected_engine_failure_is_logged_and_does_not_kill_the_batch(fetch_c
     with caplog.at_level(logging.ERROR, logger="stocks.services"):
         outcomes = services.analyze_symbols(symbols=["A.NS", "BAD.NS", "C.NS"], strategy_id=1, params=PARAMS)
 
-    assert [outcome.ok for outcome in outcomes] == [True, False, True]
+    assert [outcome.analysis is not None for outcome in outcomes] == [True, False, True]
     assert outcomes[1].error == "internal error analysing BAD.NS"
     (record,) = [r for r in caplog.records if "BAD.NS" in r.getMessage()]
     assert record.exc_info and record.exc_info[0] is ZeroDivisionError
@@ -211,52 +211,11 @@ def test_analyze_and_store_with_the_real_demo_source_labels_results_demo():
 
 # --- selectors: latest results --------------------------------------------------------------------
 @pytest.mark.django_db
-def test_latest_results_keeps_only_the_newest_row_per_symbol_even_when_it_failed(django_assert_num_queries):
-    make_result("TCS.NS", verdict="Sell", created_at=T0)
-    newest_tcs = make_result("TCS.NS", verdict="Buy", created_at=T0 + timedelta(days=1))
-    make_result("M&M.NS", verdict="Buy", created_at=T0 + timedelta(days=1))
-    newest_mm = make_result("M&M.NS", error="no data", created_at=T0 + timedelta(days=2))
-
-    with django_assert_num_queries(1):
-        latest = list(selectors.latest_results())
-
-    assert latest == [newest_mm, newest_tcs]  # ordered by symbol
-
-
-@pytest.mark.django_db
-def test_latest_results_breaks_created_at_ties_by_id():
+def test_latest_result_breaks_created_at_ties_by_id():
     make_result("TCS.NS", verdict="Sell", created_at=T0)
     second = make_result("TCS.NS", verdict="Hold", created_at=T0)
 
-    assert list(selectors.latest_results(symbols=["TCS.NS"])) == [second]
-
-
-@pytest.mark.django_db
-def test_verdict_filter_applies_to_the_latest_result_not_to_older_ones():
-    make_result("TCS.NS", verdict="Buy", created_at=T0)
-    make_result("TCS.NS", verdict="Hold", created_at=T0 + timedelta(hours=1))
-    infy = make_result("INFY.NS", verdict="Buy", created_at=T0)
-
-    assert list(selectors.latest_results(verdict="Buy")) == [infy]
-    assert [r.symbol for r in selectors.latest_results(verdict="Hold")] == ["TCS.NS"]
-
-
-@pytest.mark.django_db
-def test_latest_results_on_the_whole_universe_is_one_query(django_assert_num_queries):
-    symbols = [f"S{i:04d}.NS" for i in range(2192)]
-    rows = []
-    for verdict in ["Sell", "Hold", "Buy"]:
-        for symbol in symbols:
-            rows.append(AnalysisResult(symbol=symbol, strategy_id=1, verdict=verdict, capital=Decimal("1000")))
-    AnalysisResult.objects.bulk_create(rows)
-    # Make the "Buy" round the newest by time, regardless of ids.
-    AnalysisResult.objects.filter(verdict="Buy").update(created_at=T0 + timedelta(days=2))
-    AnalysisResult.objects.exclude(verdict="Buy").update(created_at=T0)
-
-    with django_assert_num_queries(1):
-        latest = list(selectors.latest_results(symbols=symbols[:1500]))
-
-    assert len(latest) == 1500 and {r.verdict for r in latest} == {"Buy"}
+    assert selectors.latest_result_for("TCS.NS") == second
 
 
 @pytest.mark.django_db
@@ -284,15 +243,18 @@ def empty_universe(db):
 
 
 @pytest.mark.usefixtures("empty_universe")
-def test_search_stocks_matches_symbol_or_name_case_insensitively_and_skips_inactive():
+def test_stock_search_matches_symbol_or_name_case_insensitively_and_skips_inactive():
     make_stock("RELIANCE", name="Reliance Industries Limited")
     make_stock("TCS", name="Tata Consultancy Services Limited")
     make_stock("TATAOLD", name="Tata Old Limited", is_active=False)
 
-    assert [s.symbol for s in selectors.search_stocks(query="tata")] == ["TCS"]
-    assert [s.symbol for s in selectors.search_stocks(query="TATA", active_only=False)] == ["TATAOLD", "TCS"]
-    assert [s.symbol for s in selectors.search_stocks(query="relia")] == ["RELIANCE"]
-    assert selectors.search_stocks().count() == 2
+    def search(**options):
+        return [s.symbol for s in selectors.stocks_with_latest_results(**options)]
+
+    assert search(query="tata") == ["TCS"]
+    assert search(query="TATA", active=None) == ["TATAOLD", "TCS"]
+    assert search(query="relia") == ["RELIANCE"]
+    assert search() == ["RELIANCE", "TCS"]
 
 
 @pytest.mark.usefixtures("empty_universe")
