@@ -653,6 +653,16 @@ def test_csv_source_validates_the_bars(tmp_path):
     assert isinstance(error, MarketDataError) and error.message == "BAD.NS: high below low on 2025-01-02"
 
 
+def test_an_infinite_high_in_a_csv_is_refused_by_validation_not_reported_as_an_undefined_atr(tmp_path):
+    (tmp_path / "INF.NS.csv").write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2025-01-01 00:00:00+05:30,100,101,99,100.5,1000\n"
+        "2025-01-02 00:00:00+05:30,100.5,inf,99,100,1200\n"
+    )
+    error = fetch_histories(["INF.NS"], source=f"csv:{tmp_path}")["INF.NS"]
+    assert isinstance(error, MarketDataError) and error.message == "INF.NS: infinite value in High on 2025-01-02"
+
+
 def test_csv_source_reports_an_unreadable_date(tmp_path):
     (tmp_path / "BAD.NS.csv").write_text("Date,Open,High,Low,Close,Volume\nyesterday,1,1,1,1,1\n")
     error = fetch_histories(["BAD.NS"], source=f"csv:{tmp_path}")["BAD.NS"]

@@ -76,6 +76,20 @@ def test_too_few_bars_is_reported_as_the_symbols_error(fetch_calls):
     assert "250" in outcome.error and "80" in outcome.error
 
 
+@pytest.mark.django_db
+def test_a_jump_that_looks_like_a_split_is_stored_as_the_symbols_error_without_a_verdict(fetch_calls):
+    history = make_history("SPLIT.NS")
+    history.close[-1], history.low[-1] = history.close[-2] / 2, min(history.low[-1], history.close[-2] / 2)
+    fetch_calls.answer = {"SPLIT.NS": history, "TCS.NS": make_history("TCS.NS")}
+
+    split, tcs = services.analyze_and_store(symbols=["SPLIT.NS", "TCS.NS"], strategy_id=3, params=PARAMS)
+
+    assert (split.verdict, split.position_size) == ("", None)
+    assert split.error.startswith("SPLIT.NS: price jump of -50% on 2025-11-28 ")
+    assert "unadjusted split or bonus (1:2)" in split.error
+    assert tcs.verdict and not tcs.error
+
+
 def test_symbol_missing_from_the_fetch_answer_is_an_error_not_a_crash(fetch_calls):
     fetch_calls.answer = {}
 
