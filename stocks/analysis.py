@@ -250,10 +250,9 @@ def plan_trade(
     direction = -1 if verdict in _SELL_VERDICTS else 1
     tick = tick_size_for(Decimal(repr(entry_price)))
     entry = _to_tick(Decimal(repr(entry_price)), tick, ROUND_HALF_UP)
+    # Rounding away from an entry on the grid puts the stop at least one tick from it.
     away = ROUND_FLOOR if direction == 1 else ROUND_CEILING
     stop = _to_tick(entry * (1 - direction * _percent(stop_percent)), tick, away)
-    if stop == entry:  # an entry of one tick rounds to itself: the stop must still be a tick away
-        stop = entry - direction * tick
     per_share_risk = abs(entry - stop)
     ratio = Decimal(repr(strategy.target_percent)) / Decimal(repr(stop_percent))
     reward = max(tick, _to_tick(per_share_risk * ratio, tick, ROUND_HALF_UP))

@@ -221,6 +221,8 @@ def test_a_price_of_one_tick_cannot_hold_a_stop_and_is_refused():
     assert error.value.permanent is True
     with pytest.raises(MarketDataError, match="too small"):
         plan(2, "Sell", entry=0.02)  # the target would be 0.02 - 3 ticks, below zero
+    with pytest.raises(MarketDataError, match="too small"):
+        plan(1, "Buy", entry=0.004)  # rounds to an entry of 0.00
 
 
 def test_the_max_position_cap_binds_at_the_defaults_and_the_risk_taken_says_so():
