@@ -2,6 +2,8 @@
 
 Pure: no Django, no ORM, no settings (bars come from `stocks.bars`, verdicts from `stocks.verdicts`). Steps:
 
+0. `quality.check_price_jumps` refuses a history with a one-day jump that looks like an unadjusted
+   split or a data error (an error instead of a verdict).
 1. `indicators.compute_readings` gives twelve readings (value, vote, confidence, rule).
 2. `score_readings` weighs them with the strategy:
    score = sum(vote x confidence x indicator weight x category weight) / sum(confidence x both weights),
@@ -9,7 +11,8 @@ Pure: no Django, no ORM, no settings (bars come from `stocks.bars`, verdicts fro
    recompute the score from the stored readings.
 3. `verdict_for` maps the score rounded to 4 places (the one users see) to a verdict:
    >= 0.6 Strong Buy, >= 0.2 Buy, <= -0.6 Strong Sell, <= -0.2 Sell, else Hold.
-4. `plan_trade` places entry, stop and target and sizes the position (see its docstring).
+4. `plan_trade` places entry, stop and target on NSE's tick and sizes the position, naming the limit
+   (risk % or max position %) that bound the size (see its docstring).
 """
 
 import math

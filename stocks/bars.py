@@ -66,7 +66,7 @@ def validate_bars(frame: pd.DataFrame, *, symbol: str, source: str) -> PriceHist
     if missing:
         raise MarketDataError(f"{symbol}: missing column(s) {', '.join(missing)}", permanent=True)
     try:
-        dates = as_days(frame.index)
+        dates = _as_days(frame.index)
     except (TypeError, ValueError) as exc:
         raise MarketDataError(f"{symbol}: unreadable dates ({exc})", permanent=True) from exc
     arrays = {}
@@ -126,7 +126,7 @@ def checked_history(
     return PriceHistory(symbol, source, dates, open_, high, low, close, volume)
 
 
-def as_days(index) -> np.ndarray:
+def _as_days(index) -> np.ndarray:
     """datetime64[D] calendar dates of a DatetimeIndex (tz-aware: its local date) or date-like index."""
     if isinstance(index, pd.DatetimeIndex):
         if index.tz is not None:
