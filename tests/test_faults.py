@@ -261,6 +261,21 @@ def test_no_url_answers_500_when_the_sqlite_file_cannot_be_opened(world, databas
     assert codes[503] > 0
 
 
+def test_an_outage_is_a_503_page_even_with_debug_on(world, database_settings, settings, tmp_path):
+    """With DEBUG on Django shows its technical 500 page instead of calling handler500: the
+    middleware's process_exception answers first."""
+    settings.DEBUG = True
+    if connection.vendor == "sqlite":
+        database_settings(NAME=str(tmp_path / "missing-folder" / "db.sqlite3"))
+    else:
+        database_settings(HOST="127.0.0.1", PORT=str(free_port()))
+    for path in ["/", "/jobs/", "/admin/"]:
+        response = world["staff"].get(path)
+        assert response.status_code == 503, path
+        assert response["Retry-After"]
+        assert b"Temporarily unavailable" in response.content
+
+
 @pytest.mark.postgres
 def test_no_url_answers_500_when_nothing_listens_at_the_database_port(world, database_settings):
     up = request_every_url(world)
