@@ -23,12 +23,11 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from thetool.exceptions import ApplicationError, ServiceUnavailable
+from thetool.exceptions import RETRY_AFTER_SECONDS, ApplicationError, ServiceUnavailable
 
 logger = logging.getLogger("thetool.api")
 
-# How long a client should wait after a 503: about what a database restart or failover takes.
-RETRY_AFTER_SECONDS = 5
+OUTAGE_MESSAGE = "The service is temporarily unavailable. Try again shortly."
 # The Redis broker refusing or timing out is the same kind of outage as the database.
 BROKER_OUTAGES = (RedisConnectionError, RedisTimeoutError)
 
@@ -82,12 +81,9 @@ def outage_response(request, exc: BaseException) -> HttpResponse:
     Rendering touches nothing that could need the database again: no request context (so no
     context processors, no session, no user), a template that extends nothing.
     """
-    logger.warning("Outage answered 503 on %s %s: %s", request.method, request.path, exc, exc_info=exc)
+    logger.warning("Outage answered 503 on %s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
     if is_api_request(request):
-        response = JsonResponse(
-            error_body(ServiceUnavailable.code, "The service is temporarily unavailable. Try again shortly."),
-            status=503,
-        )
+        response = JsonResponse(error_body(ServiceUnavailable.code, OUTAGE_MESSAGE), status=503)
     else:
         response = HttpResponse(render_to_string("503.html"), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -127,20 +123,16 @@ def _django_refusal(exc: SuspiciousOperation) -> Response:
 
 
 def exception_handler(exc, context):
+    if is_outage(exc):
+        view = context.get("view")
+        name = type(view).__name__ if view else "API"
+        logger.warning("Outage in %s answered 503: %s: %s", name, type(exc).__name__, exc)
+        exc = ServiceUnavailable(OUTAGE_MESSAGE)
+
     if isinstance(exc, ApplicationError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after)
-        return response
-
-    if is_outage(exc):
-        view = context.get("view")
-        logger.warning("Outage in %s answered 503: %s", type(view).__name__ if view else "API", exc, exc_info=exc)
-        response = Response(
-            error_body(ServiceUnavailable.code, "The service is temporarily unavailable. Try again shortly."),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     if isinstance(exc, SuspiciousOperation):
