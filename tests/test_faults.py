@@ -18,6 +18,7 @@ from collections import Counter
 from unittest import mock
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -261,14 +262,26 @@ def test_no_url_answers_500_when_the_sqlite_file_cannot_be_opened(world, databas
     assert codes[503] > 0
 
 
-def test_an_outage_is_a_503_page_even_with_debug_on(world, database_settings, settings, tmp_path):
-    """With DEBUG on Django shows its technical 500 page instead of calling handler500: the
-    middleware's process_exception answers first."""
-    settings.DEBUG = True
+def take_database_down(database_settings, tmp_path) -> None:
     if connection.vendor == "sqlite":
         database_settings(NAME=str(tmp_path / "missing-folder" / "db.sqlite3"))
     else:
         database_settings(HOST="127.0.0.1", PORT=str(free_port()))
+
+
+def test_the_analyze_form_goes_back_with_not_started_when_the_database_is_down(world, database_settings, tmp_path):
+    take_database_down(database_settings, tmp_path)
+    response = world["anonymous"].post("/analyze/", {"action": "all", "capital": "100000", "strategy": "1"})
+    assert response.status_code == 302
+    notes = [message.message for message in get_messages(response.wsgi_request)]
+    assert any(note.startswith("Analysis not started. The database is unavailable") for note in notes), notes
+
+
+def test_an_outage_is_a_503_page_even_with_debug_on(world, database_settings, settings, tmp_path):
+    """With DEBUG on Django shows its technical 500 page instead of calling handler500: the
+    middleware's process_exception answers first."""
+    settings.DEBUG = True
+    take_database_down(database_settings, tmp_path)
     for path in ["/", "/jobs/", "/admin/"]:
         response = world["staff"].get(path)
         assert response.status_code == 503, path
