@@ -71,11 +71,16 @@ def test_a_10_mb_json_body_is_413_and_creates_nothing(client):
     assert not AnalysisJob.objects.exists()
 
 
-def test_a_page_form_over_the_size_limit_is_an_html_413(client, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
-    response = client.post("/analyze/", {"action": "all", "capital": "1" * 20_000, "strategy": "1"})
+def test_a_10_mb_page_form_is_an_html_413_and_creates_nothing(client):
+    response = client.post("/analyze/", {"action": "all", "capital": "1" * 10_000_000, "strategy": "1"})
     assert_html_error(response, 413)
     assert not AnalysisJob.objects.exists()
+
+
+def test_the_size_limit_is_a_setting(client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = json.dumps({"symbols": ["RELIANCE.NS"], "capital": "1" * 10_000})
+    assert_error(post_json(client, ANALYZE_ALL, body), 413, "request_too_large")
 
 
 @pytest.mark.parametrize(
@@ -91,6 +96,13 @@ def test_deeply_nested_json_is_400_and_creates_nothing(client, raw):
 def test_more_than_1000_form_fields_on_a_page_is_an_html_400(client):
     fields = {f"symbols{i}": "RELIANCE" for i in range(1_001)} | {"action": "all", "capital": "100000"}
     assert_html_error(client.post("/analyze/", fields), 400)
+    assert not AnalysisJob.objects.exists()
+
+
+def test_more_than_1000_form_fields_to_the_api_is_415_not_500(client):
+    """The API reads JSON only, so a form is refused for what it is before its fields are counted."""
+    response = client.post(ANALYZE_ALL, {f"symbols{i}": "RELIANCE" for i in range(1_001)})
+    assert_error(response, 415, "unsupported_media_type")
     assert not AnalysisJob.objects.exists()
 
 
