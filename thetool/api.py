@@ -4,7 +4,7 @@ Every error an API view can raise passes through `exception_handler`: DRF's own 
 (validation, parse, 404, 405, 415, auth), Django's Http404/PermissionDenied and the 400s Django
 itself decides (`SuspiciousOperation`, `TooManyFieldsSent`; `RequestDataTooBig` is a 413), and
 TheTool's `ApplicationError`s. A database or broker outage is a 503 with `Retry-After`, here and
-on every page (`outage_response`, used by thetool.middleware and `handler500`). Anything else is
+on every page (`answer_outage`, used by thetool.middleware and `handler500`). Anything else is
 logged with its traceback and answered with a generic 500 in the same shape, so clients never see
 a stack trace or an HTML error page.
 """
@@ -75,7 +75,7 @@ def is_api_request(request) -> bool:
     return request.path.startswith("/api/")
 
 
-def outage_response(request, exc: BaseException) -> HttpResponse:
+def answer_outage(*, request, exc: BaseException) -> HttpResponse:
     """503 + Retry-After: the JSON error shape under /api/, a self-contained page elsewhere.
 
     Rendering touches nothing that could need the database again: no request context (so no
@@ -91,7 +91,7 @@ def outage_response(request, exc: BaseException) -> HttpResponse:
     return response
 
 
-def refusal_response(request, *, status_code: int, code: str, message: str) -> HttpResponse:
+def refuse_request(*, request, status_code: int, code: str, message: str) -> HttpResponse:
     """A 4xx decided before any view runs: the JSON error shape under /api/, the plain 400 page elsewhere."""
     if is_api_request(request):
         return JsonResponse(error_body(code, message), status=status_code)
@@ -184,7 +184,7 @@ def handler500(request):
     """
     exc = sys.exc_info()[1]
     if exc is not None and is_outage(exc):
-        return outage_response(request, exc)
+        return answer_outage(request=request, exc=exc)
     if is_api_request(request):
         return JsonResponse(error_body("server_error", "An unexpected error occurred. It has been logged."), status=500)
     return defaults.server_error(request)

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 
-from thetool.api import is_api_request, is_outage, outage_response, refusal_response
+from thetool.api import answer_outage, is_api_request, is_outage, refuse_request
 
 
 class UTCForAPIMiddleware:
@@ -50,8 +50,11 @@ class RefuseBadInputMiddleware:
 def refuse_bad_input(*, request) -> HttpResponse | None:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if limit is not None and _content_length(request) > limit:
-        return refusal_response(
-            request, status_code=413, code="request_too_large", message=f"The request body exceeds {limit} bytes."
+        return refuse_request(
+            request=request,
+            status_code=413,
+            code="request_too_large",
+            message=f"The request body exceeds {limit} bytes.",
         )
     try:
         fields = [request.path_info, *_field_strings(request.GET)]
@@ -59,16 +62,20 @@ def refuse_bad_input(*, request) -> HttpResponse | None:
         if request.method == "POST" and not is_api_request(request):
             fields.extend(_field_strings(request.POST))
     except RequestDataTooBig:
-        return refusal_response(request, status_code=413, code="request_too_large", message="The request is too large.")
+        return refuse_request(
+            request=request, status_code=413, code="request_too_large", message="The request is too large."
+        )
     except TooManyFieldsSent:
-        return refusal_response(
-            request, status_code=400, code="too_many_fields", message="The request has too many fields."
+        return refuse_request(
+            request=request, status_code=400, code="too_many_fields", message="The request has too many fields."
         )
     except (SuspiciousOperation, MultiPartParserError):
-        return refusal_response(request, status_code=400, code="bad_request", message="The request body is malformed.")
+        return refuse_request(
+            request=request, status_code=400, code="bad_request", message="The request body is malformed."
+        )
     if any("\x00" in field for field in fields):
-        return refusal_response(
-            request, status_code=400, code="invalid", message="NUL characters are not allowed in the request."
+        return refuse_request(
+            request=request, status_code=400, code="invalid", message="NUL characters are not allowed in the request."
         )
     return None
 
@@ -99,4 +106,4 @@ class AnswerOutagesMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        return outage_response(request, exception) if is_outage(exception) else None
+        return answer_outage(request=request, exc=exception) if is_outage(exception) else None
