@@ -7,7 +7,7 @@ member, first with the database up (recording which requests touched it) and the
 - on PostgreSQL the connection points at a port where nothing listens, or goes through a local
   TCP proxy that the test kills mid-test (the shared server itself is never stopped).
 A request that touched the database must answer 503 + Retry-After; one that did not must answer
-as it did with the database up. None may answer 500.
+as it did with the database up. None may answer 500. A Redis broker that is down is a 503 too.
 """
 
 import re
@@ -22,6 +22,7 @@ from django.contrib.messages import get_messages
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django_q.conf import Conf
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIRequestFactory
 
@@ -137,6 +138,24 @@ def test_a_universe_job_answers_503_when_the_database_keeps_failing(no_backoff):
     assert response["Retry-After"]
     assert response.json()["error"]["code"] == "service_unavailable"
     assert not AnalysisJob.objects.exists()
+
+
+# --- The broker down ---------------------------------------------------------------------------------
+
+
+def test_job_creation_answers_503_when_the_redis_broker_is_down(monkeypatch):
+    """A real Redis client against a port where nothing listens: the job is failed with the reason."""
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", f"redis://127.0.0.1:{free_port()}/15")
+    response = Client().post(
+        "/api/stocks/analyze-all-stocks", '{"symbols": ["RELIANCE"]}', content_type="application/json"
+    )
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"]
+    assert response.json()["error"]["code"] == "service_unavailable"
+    job = AnalysisJob.objects.get()
+    assert job.status == "failed" and not job.enqueued
+    assert "task queue" in job.status_reason
 
 
 # --- The whole stack against a database that is down ------------------------------------------------
