@@ -163,9 +163,15 @@ def test_job_creation_answers_503_when_the_redis_broker_is_down(monkeypatch):
 
 def _route_to_path(route: str) -> str:
     """A concrete path for a route or regex: each parameter gets its plausible value."""
-    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: PLAUSIBLE[m.group(1)], route)  # regex groups first
-    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: PLAUSIBLE[m.group(1)], route)
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: PLAUSIBLE.get(m.group(1), "1"), route)  # regex groups first
+    route = re.sub(r"<(?:(\w+):)?(\w+)>", _plausible, route)
     return "/" + route.replace("^", "").replace("$", "").replace("/?", "/")
+
+
+def _plausible(match: re.Match) -> str:
+    """By parameter name when known, else by converter (so routes added later are walked too)."""
+    converter, name = match.group(1) or "str", match.group(2)
+    return PLAUSIBLE.get(name) or {"int": "1", "uuid": UNKNOWN_JOB}.get(converter, "x")
 
 
 def every_url() -> list[str]:
