@@ -105,9 +105,7 @@ def build_analysis_spec(
 
     is_all = not symbols
     if is_all:
-        normalised = list(
-            Stock.objects.filter(is_active=True).order_by("yahoo_symbol").values_list("yahoo_symbol", flat=True)
-        )
+        normalised = _read_active_universe()
         if not normalised:
             raise EmptyUniverse("The stock universe has no active stocks; load one with manage.py load_universe")
     else:
@@ -127,6 +125,28 @@ def build_analysis_spec(
         data_source=data_source or settings.THETOOL_DATA_SOURCE,
         is_all_stocks=is_all,
     )
+
+
+def _read_active_universe() -> list[str]:
+    """Every active stock's symbol. Read before the job decision, so it retries transient
+    database errors the same way (then 503) instead of failing the request with a 500."""
+    attempts = settings.THETOOL_JOB_CREATE_RETRIES
+    attempt = 0
+    while True:
+        try:
+            stocks = Stock.objects.filter(is_active=True).order_by("yahoo_symbol")
+            return list(stocks.values_list("yahoo_symbol", flat=True))
+        except TRANSIENT_DB_ERRORS as exc:
+            attempt += 1
+            if attempt >= attempts:
+                logger.error("Reading the universe failed (attempt %d/%d), giving up: %s", attempt, attempts, exc)
+                raise ServiceUnavailable(
+                    "The database is unavailable; the job was not created. Try again shortly.",
+                    details={"attempts": attempt},
+                ) from exc
+            logger.warning("Reading the universe failed (attempt %d/%d), retrying... (%s)", attempt, attempts, exc)
+            connection.close_if_unusable_or_obsolete()
+            time.sleep(settings.THETOOL_JOB_CREATE_BACKOFF * attempt)
 
 
 def is_job_live(job: AnalysisJob, *, now) -> bool:

@@ -23,7 +23,7 @@ from jobs.serializers import (
     result_row,
     status_payload,
 )
-from thetool.api import ErrorSerializer
+from thetool.api import ErrorSerializer, require_json
 from thetool.exceptions import ServiceUnavailable
 
 DEDUP_RULE = (
@@ -51,6 +51,7 @@ def requester(request, channel: str) -> str:
 
 
 def answer_job_request(request, *, serializer_class, symbols_key: str, noun: str, channel: str = "api") -> Response:
+    require_json(request)
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     job, created = services.request_analysis_job(**serializer.validated_data, requested_by=requester(request, channel))

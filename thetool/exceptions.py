@@ -1,5 +1,8 @@
 """Domain errors that the API turns into its one JSON error shape."""
 
+# How long a client should wait after a 503: about what a database restart or failover takes.
+RETRY_AFTER_SECONDS = 5
+
 
 class ApplicationError(Exception):
     """An error a client can act on: it carries an HTTP status, a stable code and details."""
@@ -31,6 +34,6 @@ class ServiceUnavailable(ApplicationError):
     status_code = 503
     code = "service_unavailable"
 
-    def __init__(self, message: str, *, retry_after: int = 5, details: dict | None = None):
+    def __init__(self, message: str, *, retry_after: int = RETRY_AFTER_SECONDS, details: dict | None = None):
         super().__init__(message, details=details)
         self.retry_after = retry_after

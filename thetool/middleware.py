@@ -1,8 +1,17 @@
-"""Times: UTC in the database and in the JSON API; Asia/Kolkata (TIME_ZONE) on the pages people read."""
+"""Request-wide behaviour: API times in UTC, bad input refused early, outages answered 503.
+
+Times: UTC in the database and in the JSON API; Asia/Kolkata (TIME_ZONE) on the pages people read.
+"""
 
 from datetime import UTC
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
+
+from thetool.api import answer_outage, is_api_request, is_outage, refuse_request
 
 
 class UTCForAPIMiddleware:
@@ -16,3 +25,85 @@ class UTCForAPIMiddleware:
             return self.get_response(request)
         with timezone.override(UTC):
             return self.get_response(request)
+
+
+class RefuseBadInputMiddleware:
+    """Refuse input that no view should see, before a view or the database does.
+
+    - A body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django alone says 400; inside a
+      DRF view it became a 500).
+    - A NUL character in the path, the query string or a page's form fields is a 400: PostgreSQL
+      cannot store NUL in text and its driver's error would be a 500. (API bodies are JSON, where
+      thetool.parsers.StrictJSONParser refuses NUL.)
+    - More than DATA_UPLOAD_MAX_NUMBER_FIELDS fields, or a malformed multipart body, is a 400.
+    It sits before the session and CSRF middleware, which would otherwise parse the body first.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        refusal = refuse_bad_input(request=request)
+        return refusal if refusal is not None else self.get_response(request)
+
+
+def refuse_bad_input(*, request) -> HttpResponse | None:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and _content_length(request) > limit:
+        return refuse_request(
+            request=request,
+            status_code=413,
+            code="request_too_large",
+            message=f"The request body exceeds {limit} bytes.",
+        )
+    try:
+        fields = [request.path_info, *_field_strings(request.GET)]
+        # API bodies are left to the API's JSON parser: reading a form here would hide it from DRF's 415.
+        if request.method == "POST" and not is_api_request(request):
+            fields.extend(_field_strings(request.POST))
+    except RequestDataTooBig:
+        return refuse_request(
+            request=request, status_code=413, code="request_too_large", message="The request is too large."
+        )
+    except TooManyFieldsSent:
+        return refuse_request(
+            request=request, status_code=400, code="too_many_fields", message="The request has too many fields."
+        )
+    except (SuspiciousOperation, MultiPartParserError):
+        return refuse_request(
+            request=request, status_code=400, code="bad_request", message="The request body is malformed."
+        )
+    if any("\x00" in field for field in fields):
+        return refuse_request(
+            request=request, status_code=400, code="invalid", message="NUL characters are not allowed in the request."
+        )
+    return None
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # what Django itself assumes for a malformed length
+
+
+def _field_strings(query_dict) -> list[str]:
+    return [text for key, values in query_dict.lists() for text in (key, *values) if isinstance(text, str)]
+
+
+class AnswerOutagesMiddleware:
+    """A database or broker outage answers 503 + Retry-After on every URL, never 500.
+
+    `process_exception` sees what a view raises (and what a template raises while the response
+    is rendered, e.g. the session read behind `user`) before Django turns it into a 500. What a
+    middleware raises never reaches it: `thetool.api.handler500` answers those with the same 503.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        return answer_outage(request=request, exc=exception) if is_outage(exception) else None

@@ -81,6 +81,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions and CSRF: refuse oversized bodies, NUL characters and too many fields first.
+    "thetool.middleware.RefuseBadInputMiddleware",
+    # A database or broker outage in any view or page is a 503 with Retry-After, never a 500.
+    "thetool.middleware.AnswerOutagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -160,8 +164,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+# --- Request limits: beyond them a request is refused (413/400) before any view runs ----------
+# Bytes of body (not counting multipart files); a 5,000-symbol job request is about 100 kB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FIELDS", 1000, minimum=10)
+
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JSON only (the browsable API's raw-data form posts JSON too): a form or multipart body is a 415.
+    "DEFAULT_PARSER_CLASSES": ["thetool.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "thetool.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("thetool.page_urls")),
 ]
 
+handler400 = "thetool.api.handler400"
 handler404 = "thetool.api.handler404"
 handler500 = "thetool.api.handler500"
