@@ -6,6 +6,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from jobs import selectors, services
@@ -50,8 +51,14 @@ def requester(request, channel: str) -> str:
 
 
 def answer_job_request(
-    request, *, serializer_class, created_serializer, duplicate_serializer, channel: str = "api"
+    request,
+    *,
+    serializer_class: type[Serializer],
+    created_serializer: type[Serializer],
+    duplicate_serializer: type[Serializer],
+    channel: str = "api",
 ) -> Response:
+    """Validate, request the job, and answer 201 (new) or 200 (the running duplicate) with its serializer."""
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     job, created = services.request_analysis_job(**serializer.validated_data, requested_by=requester(request, channel))

@@ -31,3 +31,14 @@ WRITE_ERRORS = (*READ_ERRORS, 413, 415)
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     """`extend_schema(responses=...)` entries for these status codes, each with the one error shape."""
     return {code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code]) for code in sorted(set(codes))}
+
+
+def document_retry_after(result: dict, generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: every 503 answer carries Retry-After (seconds)."""
+    header = {"schema": {"type": "integer", "minimum": 0}, "required": True, "description": "Seconds to wait"}
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            unavailable = operation.get("responses", {}).get("503")
+            if unavailable is not None:
+                unavailable.setdefault("headers", {})["Retry-After"] = header
+    return result

@@ -180,6 +180,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "thetool.schema.document_retry_after"],
     # /api/docs/ loads Swagger UI (pinned by drf-spectacular-sidecar in requirements.txt) from our own
     # static files: it works offline and runs no third-party script.
     "SWAGGER_UI_DIST": "SIDECAR",
