@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from jobs.exceptions import InvalidJobId, JobNotFound
@@ -55,7 +55,11 @@ def job_errors(job: AnalysisJob) -> list[dict]:
 
 
 def job_results(job: AnalysisJob) -> QuerySet[AnalysisResult]:
-    return AnalysisResult.objects.filter(job=job).order_by("-score", "symbol")
+    """Best score first, failed symbols (no score) last, ties by symbol: one order on every database.
+
+    PostgreSQL sorts NULLs first in a descending order and SQLite last, so the NULLs' place is explicit.
+    """
+    return AnalysisResult.objects.filter(job=job).order_by(F("score").desc(nulls_last=True), "symbol")
 
 
 def heartbeat_age_seconds(job: AnalysisJob, *, now=None) -> int | None:

@@ -6,7 +6,10 @@ constraint into a validator and answer a duplicate request with 400 instead of 2
 
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 
 from jobs import selectors
 from jobs.models import AnalysisJob, JobStatus
@@ -94,108 +97,18 @@ class AnalyzeTickersRequestSerializer(_AnalyzeRequest):
     symbols_field = "tickers"
 
 
-def _number(value):
-    if value is None:
-        return None
-    return int(value) if value == int(value) else float(value)
+# --- Output shapes: the serializers that produce each answer are the ones the schema documents --------
 
 
-def _common(job: AnalysisJob, symbols_key: str) -> dict:
-    return {
-        "job_id": str(job.pk),
-        "status": job.status,
-        symbols_key: job.symbols,
-        "capital": _number(job.capital),
-        "count": job.total,
-        "strategy_id": job.strategy_id,
-        "risk_percent": _number(job.risk_percent),
-        "max_position_percent": _number(job.max_position_percent),
-        "data_source": job.data_source,
-        "created_at": job.created_at,
-        "status_url": reverse("api-job-status", args=[job.pk]),
-    }
+@extend_schema_field(OpenApiTypes.NUMBER)
+class PlainNumberField(serializers.Field):
+    """A Decimal as a JSON number: whole amounts as integers (100000, not "100000.00")."""
 
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
 
-def created_payload(job: AnalysisJob, *, symbols_key: str = "symbols") -> dict:
-    return {**_common(job, symbols_key), "is_duplicate": False, "thread_started": job.enqueued}
-
-
-def duplicate_payload(job: AnalysisJob, *, symbols_key: str = "symbols", noun: str = "symbols") -> dict:
-    return {
-        **_common(job, symbols_key),
-        "is_duplicate": True,
-        "message": f"Analysis already running for these {noun}",
-        "total": job.total,
-        "completed": job.completed,
-        "progress_percent": job.progress_percent,
-        "duplicate_count": job.duplicate_count,
-    }
-
-
-def status_payload(job: AnalysisJob, *, with_results: bool = True) -> dict:
-    payload = {
-        "job_id": str(job.pk),
-        "status": job.status,
-        "total": job.total,
-        "completed": job.completed,
-        "successful": job.successful,
-        "failed": job.failed,
-        "progress_percent": job.progress_percent,
-        "errors": selectors.job_errors(job) if job.failed else [],
-        "status_reason": job.status_reason,
-        "strategy_id": job.strategy_id,
-        "capital": _number(job.capital),
-        "data_source": job.data_source,
-        "attempt": job.attempt,
-        "duplicate_count": job.duplicate_count,
-        "superseded_by": str(job.superseded_by_id) if job.superseded_by_id else None,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "heartbeat_at": job.heartbeat_at,
-        "results_url": reverse("api-job-results", args=[job.pk]),
-    }
-    if with_results and job.status == JobStatus.COMPLETED:
-        payload["results"] = [result_row(r) for r in selectors.job_results(job).filter(error="")]
-    return payload
-
-
-def result_row(result) -> dict:
-    return {
-        "symbol": result.symbol,
-        "verdict": result.verdict,
-        "signal": result.signal,
-        "score": result.score,
-        "entry": _number(result.entry),
-        "stop_loss": _number(result.stop_loss),
-        "target": _number(result.target),
-        "risk_reward": result.risk_reward,
-        "position_size": result.position_size,
-        "data_source": result.data_source,
-    }
-
-
-# --- Documentation-only shapes (drf-spectacular) ------------------------------------------------
-
-
-class JobCreatedSerializer(serializers.Serializer):
-    job_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=JobStatus.choices)
-    symbols = serializers.ListField(child=serializers.CharField())
-    capital = serializers.FloatField()
-    count = serializers.IntegerField()
-    thread_started = serializers.BooleanField(help_text="True only when the job was handed to the django-q2 broker")
-    is_duplicate = serializers.BooleanField()
-    strategy_id = serializers.IntegerField()
-    status_url = serializers.CharField()
-
-
-class JobDuplicateSerializer(JobCreatedSerializer):
-    thread_started = None
-    message = serializers.CharField()
-    total = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    progress_percent = serializers.IntegerField()
+    def to_representation(self, value):
+        return int(value) if value == int(value) else float(value)
 
 
 class SymbolErrorSerializer(serializers.Serializer):
@@ -204,33 +117,144 @@ class SymbolErrorSerializer(serializers.Serializer):
 
 
 class ResultRowSerializer(serializers.Serializer):
+    """One analysed symbol of a job."""
+
     symbol = serializers.CharField()
     verdict = serializers.CharField()
     signal = serializers.CharField()
     score = serializers.FloatField()
-    entry = serializers.FloatField()
-    stop_loss = serializers.FloatField()
-    target = serializers.FloatField()
+    entry = PlainNumberField()
+    stop_loss = PlainNumberField()
+    target = PlainNumberField()
     risk_reward = serializers.FloatField()
     position_size = serializers.IntegerField()
     data_source = serializers.CharField()
 
 
+class JobResultSerializer(ResultRowSerializer):
+    """A row of /api/jobs/<id>/results/: a failed symbol has an `error` and null scores and levels."""
+
+    verdict = serializers.CharField(help_text="Empty when the symbol failed")
+    signal = serializers.CharField(help_text="Empty when the symbol failed")
+    score = serializers.FloatField(allow_null=True)
+    entry = PlainNumberField(allow_null=True)
+    stop_loss = PlainNumberField(allow_null=True)
+    target = PlainNumberField(allow_null=True)
+    risk_reward = serializers.FloatField(allow_null=True)
+    position_size = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(help_text="Empty unless the symbol failed")
+
+
+class _JobAnswerSerializer(serializers.Serializer):
+    """What both answers to a job request share; `symbols` or `tickers` is added by each endpoint's class."""
+
+    job_id = serializers.UUIDField(source="pk")
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    capital = PlainNumberField(help_text="INR")
+    count = serializers.IntegerField(source="total", help_text="Number of symbols in the job")
+    strategy_id = serializers.IntegerField()
+    risk_percent = PlainNumberField()
+    max_position_percent = PlainNumberField(allow_null=True)
+    data_source = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    status_url = serializers.SerializerMethodField()
+    is_duplicate = serializers.SerializerMethodField()
+
+    def get_status_url(self, job: AnalysisJob) -> str:
+        return reverse("api-job-status", args=[job.pk])
+
+
+class JobCreatedSerializer(_JobAnswerSerializer):
+    """201: a new job."""
+
+    symbols = serializers.ListField(child=serializers.CharField(), help_text="Normalised, sorted")
+    thread_started = serializers.BooleanField(
+        source="enqueued", help_text="True only when the job was handed to the django-q2 broker"
+    )
+
+    def get_is_duplicate(self, job: AnalysisJob) -> bool:
+        return False
+
+
+class JobDuplicateSerializer(_JobAnswerSerializer):
+    """200: the same analysis is already running; this is that job, with its progress."""
+
+    symbols = serializers.ListField(child=serializers.CharField(), help_text="Normalised, sorted")
+    message = serializers.SerializerMethodField()
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    progress_percent = serializers.IntegerField()
+    duplicate_count = serializers.IntegerField(help_text="How many identical requests this job has answered")
+    noun = "symbols"
+
+    def get_is_duplicate(self, job: AnalysisJob) -> bool:
+        return True
+
+    def get_message(self, job: AnalysisJob) -> str:
+        return f"Analysis already running for these {self.noun}"
+
+
+# /api/analysis/analyze speaks of `tickers`: the same answers with that key (and that word).
+class TickerJobCreatedSerializer(JobCreatedSerializer):
+    symbols = None
+    tickers = serializers.ListField(source="symbols", child=serializers.CharField(), help_text="Normalised, sorted")
+
+
+class TickerJobDuplicateSerializer(JobDuplicateSerializer):
+    symbols = None
+    tickers = serializers.ListField(source="symbols", child=serializers.CharField(), help_text="Normalised, sorted")
+    noun = "tickers"
+
+
 class JobStatusSerializer(serializers.Serializer):
-    job_id = serializers.UUIDField()
+    """A job's progress, timings and per-symbol errors."""
+
+    job_id = serializers.UUIDField(source="pk")
     status = serializers.ChoiceField(choices=JobStatus.choices)
     total = serializers.IntegerField()
     completed = serializers.IntegerField()
     successful = serializers.IntegerField()
     failed = serializers.IntegerField()
     progress_percent = serializers.IntegerField()
-    errors = SymbolErrorSerializer(many=True)
-    status_reason = serializers.CharField()
+    errors = serializers.SerializerMethodField()
+    status_reason = serializers.CharField(help_text="Why the job failed, was cancelled or was retired")
+    strategy_id = serializers.IntegerField()
+    capital = PlainNumberField(help_text="INR")
+    data_source = serializers.CharField()
+    attempt = serializers.IntegerField(help_text="How many times a worker has claimed the job")
+    duplicate_count = serializers.IntegerField()
+    superseded_by = serializers.UUIDField(source="superseded_by_id", allow_null=True)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    results_url = serializers.CharField()
-    results = ResultRowSerializer(many=True, required=False, help_text="Present once the job has completed")
+    heartbeat_at = serializers.DateTimeField(allow_null=True)
+    results_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(SymbolErrorSerializer(many=True))
+    def get_errors(self, job: AnalysisJob) -> list[dict]:
+        return selectors.job_errors(job) if job.failed else []
+
+    def get_results_url(self, job: AnalysisJob) -> str:
+        return reverse("api-job-results", args=[job.pk])
+
+
+class CompletedResultsSerializer(serializers.ListSerializer):
+    """A job's successful results, best first, present only once the job has completed."""
+
+    def get_attribute(self, job: AnalysisJob):
+        if job.status != JobStatus.COMPLETED:
+            raise SkipField()  # the key is absent, not empty: there are no results yet
+        return selectors.job_results(job).filter(error="")
+
+
+class JobDetailSerializer(JobStatusSerializer):
+    """A job's status, and its successful results once it has completed."""
+
+    results = CompletedResultsSerializer(
+        child=ResultRowSerializer(),
+        required=False,
+        help_text="Present once the job has completed: the successful symbols, best score first",
+    )
 
 
 class ProgressSerializer(serializers.Serializer):

@@ -1,11 +1,11 @@
 """The job API. Views validate, call a service and serialise; the decisions live in jobs.services."""
 
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from jobs import selectors, services
@@ -14,17 +14,17 @@ from jobs.serializers import (
     AnalyzeStocksRequestSerializer,
     AnalyzeTickersRequestSerializer,
     JobCreatedSerializer,
+    JobDetailSerializer,
     JobDuplicateSerializer,
+    JobResultSerializer,
     JobStatusSerializer,
     ProgressSerializer,
-    ResultRowSerializer,
-    created_payload,
-    duplicate_payload,
-    result_row,
-    status_payload,
+    TickerJobCreatedSerializer,
+    TickerJobDuplicateSerializer,
 )
-from thetool.api import ErrorSerializer, require_json
+from thetool.api import require_json
 from thetool.exceptions import ServiceUnavailable
+from thetool.schema import READ_ERRORS, WRITE_ERRORS, error_responses
 
 DEDUP_RULE = (
     "A request for the same analysis (same set of symbols after normalisation: trimmed, upper-case, "
@@ -38,10 +38,10 @@ DEDUP_RULE = (
     "was handed to the django-q2 broker. Database failure answers **503** with `Retry-After`, never a "
     "duplicate or a conflict."
 )
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; nothing was created"),
-    503: OpenApiResponse(ErrorSerializer, description="Database or task queue unavailable; retry later"),
-}
+CREATE_ERRORS = error_responses(*WRITE_ERRORS)
+JOB_ERRORS = error_responses(*READ_ERRORS, 404)  # 400 for a malformed job id, 404 for an unknown one
+CANCEL_ERRORS = error_responses(*WRITE_ERRORS, 404, 409)
+LIST_ERRORS = error_responses(*READ_ERRORS, 404)  # 404 for a page number out of range
 
 
 def requester(request, channel: str) -> str:
@@ -50,37 +50,54 @@ def requester(request, channel: str) -> str:
     return f"{channel}:{user or address or 'anonymous'}"
 
 
-def answer_job_request(request, *, serializer_class, symbols_key: str, noun: str, channel: str = "api") -> Response:
+def answer_job_request(
+    request,
+    *,
+    serializer_class: type[Serializer],
+    created_serializer: type[Serializer],
+    duplicate_serializer: type[Serializer],
+    channel: str = "api",
+) -> Response:
+    """Validate, request the job, and answer 201 (new) or 200 (the running duplicate) with its serializer."""
     require_json(request)
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     job, created = services.request_analysis_job(**serializer.validated_data, requested_by=requester(request, channel))
     if not created:
-        return Response(duplicate_payload(job, symbols_key=symbols_key, noun=noun), status=status.HTTP_200_OK)
+        return Response(duplicate_serializer(job).data, status=status.HTTP_200_OK)
     if job.status == JobStatus.FAILED and not job.enqueued:
         raise ServiceUnavailable(
             f"Job {job.pk} was created but could not be handed to the task queue; it is marked failed",
             details={"job_id": str(job.pk), "status": job.status, "reason": job.status_reason},
         )
-    return Response(created_payload(job, symbols_key=symbols_key), status=status.HTTP_201_CREATED)
+    return Response(created_serializer(job).data, status=status.HTTP_201_CREATED)
+
+
+def answer_symbols_request(request) -> Response:
+    return answer_job_request(
+        request,
+        serializer_class=AnalyzeStocksRequestSerializer,
+        created_serializer=JobCreatedSerializer,
+        duplicate_serializer=JobDuplicateSerializer,
+    )
 
 
 class AnalyzeAllStocksView(APIView):
+    # JSON only: a form or multipart body from any web page must not start a job (a 415 instead).
+
     @extend_schema(
         operation_id="analyze_all_stocks",
         summary="Analyse stocks in a background job (deduplicated)",
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
-        responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
+        responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **CREATE_ERRORS},
         examples=[
             OpenApiExample("One stock", value={"symbols": ["20MICRONS.NS"], "capital": 100000}, request_only=True)
         ],
         tags=["analysis"],
     )
     def post(self, request):
-        return answer_job_request(
-            request, serializer_class=AnalyzeStocksRequestSerializer, symbols_key="symbols", noun="symbols"
-        )
+        return answer_symbols_request(request)
 
 
 class AnalyzeTickersView(APIView):
@@ -89,12 +106,15 @@ class AnalyzeTickersView(APIView):
         summary="Analyse tickers in a background job (deduplicated)",
         description=DEDUP_RULE + " Same as /api/stocks/analyze-all-stocks, with `tickers` instead of `symbols`.",
         request=AnalyzeTickersRequestSerializer,
-        responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
+        responses={201: TickerJobCreatedSerializer, 200: TickerJobDuplicateSerializer, **CREATE_ERRORS},
         tags=["analysis"],
     )
     def post(self, request):
         return answer_job_request(
-            request, serializer_class=AnalyzeTickersRequestSerializer, symbols_key="tickers", noun="tickers"
+            request,
+            serializer_class=AnalyzeTickersRequestSerializer,
+            created_serializer=TickerJobCreatedSerializer,
+            duplicate_serializer=TickerJobDuplicateSerializer,
         )
 
 
@@ -102,11 +122,11 @@ class JobStatusView(APIView):
     @extend_schema(
         operation_id="analysis_status",
         summary="Progress of a job (and its results once completed)",
-        responses={200: JobStatusSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: JobDetailSerializer, **JOB_ERRORS},
         tags=["analysis"],
     )
     def get(self, request, job_id):
-        return Response(status_payload(selectors.get_job(job_id)))
+        return Response(JobDetailSerializer(selectors.get_job(job_id)).data)
 
 
 class CancelJobView(APIView):
@@ -116,30 +136,24 @@ class CancelJobView(APIView):
         description="The worker stops before its next batch and never overwrites the cancelled status. "
         "409 if the job already finished.",
         request=None,
-        responses={200: JobStatusSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: JobStatusSerializer, **CANCEL_ERRORS},
         tags=["analysis"],
     )
     def post(self, request, job_id):
         job = services.cancel_job(job_id=job_id, cancelled_by=requester(request, "api"))
-        return Response(status_payload(job, with_results=False))
+        return Response(JobStatusSerializer(job).data)
 
 
 class AllStocksProgressView(APIView):
     @extend_schema(
         operation_id="all_stocks_progress",
         summary="Active jobs with their progress, and jobs that finished in the last hour",
-        responses={200: ProgressSerializer},
+        responses={200: ProgressSerializer, **error_responses(*READ_ERRORS)},
         tags=["analysis"],
     )
     def get(self, request):
-        return Response(
-            {
-                "active": [status_payload(job, with_results=False) for job in selectors.active_jobs()],
-                "recently_finished": [
-                    status_payload(job, with_results=False) for job in selectors.recently_finished_jobs()
-                ],
-            }
-        )
+        progress = {"active": selectors.active_jobs(), "recently_finished": selectors.recently_finished_jobs()}
+        return Response(ProgressSerializer(progress).data)
 
 
 class JobFilter(filters.FilterSet):
@@ -162,54 +176,44 @@ class JobViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Jobs, queued and processing first",
-        responses={200: JobStatusSerializer(many=True)},
-        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=list(JobStatus.values))],
+        responses={200: JobStatusSerializer(many=True), **LIST_ERRORS},
         tags=["jobs"],
     )
     def list(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([status_payload(job, with_results=False) for job in page])
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(JobStatusSerializer(page, many=True).data)
 
-    @extend_schema(
-        summary="One job",
-        responses={200: JobStatusSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
-        tags=["jobs"],
-    )
+    @extend_schema(summary="One job", responses={200: JobDetailSerializer, **JOB_ERRORS}, tags=["jobs"])
     def retrieve(self, request, pk=None):
-        return Response(status_payload(selectors.get_job(pk)))
+        return Response(JobDetailSerializer(selectors.get_job(pk)).data)
 
     @extend_schema(
         summary="Create a job (deduplicated)",
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
-        responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
+        responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **CREATE_ERRORS},
         tags=["jobs"],
     )
     def create(self, request):
-        return answer_job_request(
-            request, serializer_class=AnalyzeStocksRequestSerializer, symbols_key="symbols", noun="symbols"
-        )
+        return answer_symbols_request(request)
 
     @extend_schema(
         summary="Cancel a job",
         request=None,
-        responses={200: JobStatusSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: JobStatusSerializer, **CANCEL_ERRORS},
         tags=["jobs"],
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         job = services.cancel_job(job_id=pk, cancelled_by=requester(request, "api"))
-        return Response(status_payload(job, with_results=False))
+        return Response(JobStatusSerializer(job).data)
 
     @extend_schema(
-        summary="A job's results, best score first (failed symbols carry an error)",
-        responses={200: ResultRowSerializer(many=True), 404: ErrorSerializer},
+        summary="A job's results, best score first; failed symbols (with an error) last",
+        responses={200: JobResultSerializer(many=True), **LIST_ERRORS},
         tags=["jobs"],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], serializer_class=JobResultSerializer, filter_backends=[])
     def results(self, request, pk=None):
-        job = selectors.get_job(pk)
-        page = self.paginate_queryset(selectors.job_results(job))
-        rows = [{**result_row(r), "error": r.error} for r in page]
-        return self.get_paginated_response(rows)
+        page = self.paginate_queryset(selectors.job_results(selectors.get_job(pk)))
+        return self.get_paginated_response(JobResultSerializer(page, many=True).data)

@@ -21,8 +21,8 @@ from stocks.serializers import (
     StockRowSerializer,
     StrategySerializer,
 )
-from thetool.api import ErrorSerializer
 from thetool.exceptions import NotFound
+from thetool.schema import READ_ERRORS, error_responses
 
 SYMBOL_PARAMETER = OpenApiParameter(
     "symbol",
@@ -44,6 +44,10 @@ def _validated_query(serializer_class, request) -> dict:
     return query.validated_data
 
 
+# A malformed query or symbol is a 400, an unknown symbol or a page past the end a 404.
+LOOKUP_ERRORS = error_responses(*READ_ERRORS, 404)
+
+
 class StockListView(GenericAPIView):
     """The stock universe with each stock's latest verdict."""
 
@@ -51,18 +55,21 @@ class StockListView(GenericAPIView):
     serializer_class = StockRowSerializer
     filter_backends = []
 
+    def get_queryset(self):
+        # The browsable API asks for the queryset too, so it is built here rather than in get().
+        query = _validated_query(StockListQuerySerializer, self.request)
+        return selectors.stocks_with_latest_results(
+            query=query["q"], active=query["active"], verdict=query.get("verdict")
+        )
+
     @extend_schema(
         operation_id="stocks_list",
         parameters=[StockListQuerySerializer],
-        responses={200: StockRowSerializer(many=True), 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: StockRowSerializer(many=True), **LOOKUP_ERRORS},
         description="Search the universe (`q` matches symbol or name); `verdict` filters on the latest verdict.",
     )
     def get(self, request):
-        query = _validated_query(StockListQuerySerializer, request)
-        stocks = selectors.stocks_with_latest_results(
-            query=query["q"], active=query["active"], verdict=query.get("verdict")
-        )
-        page = self.paginate_queryset(stocks)
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -70,7 +77,7 @@ class StockDetailView(APIView):
     @extend_schema(
         operation_id="stocks_retrieve",
         parameters=[SYMBOL_PARAMETER],
-        responses={200: StockDetailSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: StockDetailSerializer, **LOOKUP_ERRORS},
         description="One stock and its latest analysis (indicator readings, trade plan and data provenance).",
     )
     def get(self, request, symbol: str):
@@ -84,23 +91,27 @@ class StockHistoryView(GenericAPIView):
     serializer_class = ResultSummarySerializer
     filter_backends = []
 
+    def get_queryset(self):
+        # The browsable API asks for the queryset too, so it is built here rather than in get().
+        _validated_query(PageQuerySerializer, self.request)
+        stock = selectors.get_stock(self.kwargs["symbol"])
+        return selectors.result_history(stock.yahoo_symbol, limit=None)
+
     @extend_schema(
         operation_id="stocks_history",
         parameters=[SYMBOL_PARAMETER, PageQuerySerializer],
-        responses={200: ResultSummarySerializer(many=True), 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: ResultSummarySerializer(many=True), **LOOKUP_ERRORS},
         description="Past analyses of one stock, newest first.",
     )
     def get(self, request, symbol: str):
-        _validated_query(PageQuerySerializer, request)
-        stock = selectors.get_stock(symbol)
-        page = self.paginate_queryset(selectors.result_history(stock.yahoo_symbol, limit=None))
+        page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class StrategyListView(APIView):
     @extend_schema(
         operation_id="strategies_list",
-        responses={200: StrategySerializer(many=True)},
+        responses={200: StrategySerializer(many=True), **error_responses(*READ_ERRORS)},
         description="Every strategy with its indicator and category weights and its risk rules.",
     )
     def get(self, request):
@@ -111,7 +122,7 @@ class StrategyListView(APIView):
 class StrategyDetailView(APIView):
     @extend_schema(
         operation_id="strategies_retrieve",
-        responses={200: StrategySerializer, 404: ErrorSerializer},
+        responses={200: StrategySerializer, **error_responses(*READ_ERRORS, 404)},
     )
     def get(self, request, strategy_id: int):
         try:
