@@ -4,9 +4,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from stocks import market_data
+from stocks import market_data, selectors
 from stocks.models import Stock
 from stocks.services import resize_position
 from stocks.strategies import STRATEGIES
@@ -244,6 +246,34 @@ def test_unknown_address_renders_the_404_page_without_internals(client):
     response = client.get("/no/such/page/")
     assert response.status_code == 404
     assert "Resolver404" not in response.content.decode()
+
+
+def test_production_404_page_is_thetools_own(client, settings):
+    settings.DEBUG = False
+    html = client.get("/stocks/NOPE/").content.decode()
+    assert '<a class="brand" href="/">TheTool</a>' in html and "Back to all stocks" in html
+    assert 'name="viewport" content="width=device-width' in html
+
+
+def test_production_500_page_is_thetools_own_and_needs_no_database(client, settings, monkeypatch):
+    from django.template import loader
+
+    settings.DEBUG = False
+    client.raise_request_exception = False
+
+    def crashing(symbol):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selectors, "get_stock", crashing)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/stocks/RELIANCE/")
+        bare = loader.get_template("500.html").render()  # no request, no context processors
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong" in html and '<a class="brand" href="/">TheTool</a>' in html
+    assert 'name="viewport" content="width=device-width' in html and "boom" not in html
+    assert "Something went wrong" in bare
+    assert len(queries) == 0
 
 
 def test_stock_page_says_chart_unavailable_when_prices_fail(client, universe, monkeypatch):
