@@ -64,6 +64,9 @@ def test_second_click_while_running_shows_the_same_job_and_it_can_be_cancelled(d
     job_id = job_id_in(page)
     expect(page.locator("#job-progress")).to_have_attribute("data-status", "queued")
 
+    # Starting a job empties the selection basket; ticking the same stocks again asks again.
+    expect(page.locator('#stock-table input[name="symbols"]:checked')).to_have_count(0)
+    tick(page, "INFY.NS", "M&M.NS")
     page.click("#analyze-selected")
     expect(page.locator("#analysis-status")).to_contain_text(
         f"Analysis already running for these stocks. Job ID: {job_id} (Progress: 0/2)"
