@@ -284,3 +284,25 @@ def test_production_error_pages_are_theirs_and_fit_a_phone(demo_live_server, bro
         tab.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"), full_page=True)
         assert not tab.evaluate("document.documentElement.scrollWidth > window.innerWidth"), name
     context.close()
+
+
+def test_without_javascript_the_strategy_is_kept_and_cancel_says_where_it_came_from(demo_live_server, browser):
+    context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    tab = context.new_page()
+    tab.goto(demo_live_server.url + "/")
+    tab.select_option("#strategy-select", "3")
+    tab.fill('#analyze-form input[name="capital"]', "250500")
+    tab.click("#analyze-all")
+    expect(tab.locator(".messages")).to_contain_text("Analysis started. Job ID: ")
+    expect(tab.locator("#strategy-select")).to_have_value("3")
+    expect(tab.locator('#analyze-form input[name="capital"]')).to_have_value("250500")
+    expect(tab.locator("#table-strategy")).to_have_text("Mean Reversion")
+    job = AnalysisJob.objects.get()
+    assert job.strategy_id == 3 and job.capital == Decimal("250500")
+
+    tab.click("#job-progress button:has-text('Cancel')")
+    expect(tab.locator(".messages")).to_contain_text(f"Job {job.pk} cancelled.")
+    expect(tab.locator("#table-strategy")).to_have_text("Mean Reversion")
+    job.refresh_from_db()
+    assert job.status_reason.startswith("Cancelled from the All stocks page")
+    context.close()
