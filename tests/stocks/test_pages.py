@@ -112,6 +112,13 @@ def test_stock_list_shows_the_latest_verdict_of_the_chosen_strategy_only(client,
     assert f'href="/jobs/{job.pk}/"' in table_of(momentum) and "(cancelled)" in table_of(momentum)
 
 
+def test_stock_list_labels_a_stock_never_analysed_under_the_strategy(client, universe):
+    make_result("M&M.NS", strategy_id=2, verdict="Buy")  # analysed, but not under Balanced
+    html = table_of(client.get("/"))
+    row = html.split('data-symbol="M&amp;M.NS"')[1].split("</tr>")[0]
+    assert "Not analysed" in row and "verdict-badge" not in row
+
+
 def test_stock_list_sorts_and_filters_one_strategy_at_a_time(client, universe):
     make_result("TCS.NS", strategy_id=4, verdict="Strong Buy", score=0.9)
     assert rows_of(client.get("/", {"sort": "-score"}))[:2] == ["RELIANCE", "TCS"]
