@@ -17,13 +17,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from jobs.models import AnalysisJob
-from jobs.selectors import get_job
 from stocks import analysis, market_data, selectors, services, strategies
 from stocks.exceptions import InvalidSymbol, UnknownSymbol
 from stocks.indicators import CATEGORY_NAMES, INDICATOR_NAMES
 from stocks.models import AnalysisResult, Stock, Verdict
-from thetool.exceptions import ApplicationError
 
 logger = logging.getLogger("stocks")
 
@@ -99,17 +96,6 @@ def analysis_form_context(request) -> dict:
     }
 
 
-def tracked_job(request) -> AnalysisJob | None:
-    """The job named by ?job=<id> (set after Analyze), whose progress the page shows."""
-    raw = request.GET.get("job", "")
-    if not raw:
-        return None
-    try:
-        return get_job(raw)
-    except ApplicationError:  # an unknown or malformed id just shows no progress bar
-        return None
-
-
 @require_GET
 def stock_list(request):
     query = request.GET.get("q", "").strip()[:100]
@@ -129,7 +115,6 @@ def stock_list(request):
         "verdicts": Verdict.values,
         "not_analysed": NOT_ANALYSED,
         "strategy": strategies.STRATEGIES[form["strategy_id"]],
-        "job": tracked_job(request),
         **form,
     }
     return render(request, "stocks/stock_list.html", context)
@@ -185,7 +170,6 @@ def stock_detail(request, symbol: str):
         "chart": chart,
         "chart_levels": {k: float(v) for k, v in levels.items() if v is not None} if levels else {},
         "chart_error": chart_error,
-        "job": tracked_job(request),
         "fixed_symbols": [stock.yahoo_symbol],
         **form,
     }
