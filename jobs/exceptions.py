@@ -1,6 +1,6 @@
 """Named errors of the jobs domain."""
 
-from thetool.exceptions import ApplicationError, Conflict, NotFound
+from thetool.exceptions import ApplicationError, Conflict, NotFound, ServiceUnavailable
 
 
 class JobNotFound(NotFound):
@@ -17,3 +17,9 @@ class JobAlreadyFinished(Conflict):
 
 class InvalidJobTransition(Exception):
     """A status change the lifecycle table does not allow (a programming error, not a client error)."""
+
+
+class JobNotEnqueued(ServiceUnavailable):
+    """A job row was created, but the task queue refused it (the job is marked failed with the reason)."""
+
+    code = "job_not_enqueued"

@@ -1,7 +1,9 @@
 """A job's results as CSV or Excel: one row per symbol, the same columns in both.
 
-Rows are read with `.iterator()` and written as they come, so an all-stocks job (2,192 rows)
-never sits in memory twice. Excel uses openpyxl's write-only mode (~0.4 s for 2,000 x 20 cells).
+The caller passes the results the page shows (its verdict filter and sort, from
+`jobs.selectors.filter_job_results`), so a download is what the trader sees. Rows are read with
+`.iterator()`. CSV streams; the Excel sheet has real date cells, a frozen header row, an
+autofilter and column widths.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import date
 from zoneinfo import ZoneInfo
 
-from django.db.models import F
+from django.db.models import QuerySet
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
-from jobs.models import AnalysisJob
 from stocks.models import AnalysisResult
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -38,6 +41,11 @@ COLUMNS = (
     "error",
 )
 
+# Excel column widths (characters) for the columns that need more than the default.
+WIDTHS = {"symbol": 16, "verdict": 12, "data_source": 11, "last_bar": 12, "analysed_at_ist": 19, "error": 50}
+DEFAULT_WIDTH = 10
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
 # A cell starting with one of these is run as a formula by spreadsheet programs (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -57,10 +65,19 @@ def result_row(result: AnalysisResult) -> list:
         result.capital,
         result.strategy_id,
         result.data_source,
-        (result.provenance or {}).get("last_bar", ""),
-        result.created_at.astimezone(IST).strftime("%Y-%m-%d %H:%M:%S"),
+        _date_or_none((result.provenance or {}).get("last_bar")),
+        # Naive wall-clock time in IST: spreadsheets have no time zones, and the column name says IST.
+        result.created_at.astimezone(IST).replace(tzinfo=None, microsecond=0),
         result.error,
     ]
+
+
+def _date_or_none(raw) -> date | None:
+    """The last bar's date ("2025-11-28" in provenance) as a date; None when absent or malformed."""
+    try:
+        return date.fromisoformat(str(raw)[:10]) if raw else None
+    except ValueError:
+        return None
 
 
 def _safe_text(value):
@@ -70,10 +87,8 @@ def _safe_text(value):
     return value
 
 
-def rows(job: AnalysisJob) -> Iterator[list]:
-    """The results of `job`, best score first, as safe plain values."""
-    # Failed symbols (no score) last on every database.
-    results = AnalysisResult.objects.filter(job=job).order_by(F("score").desc(nulls_last=True), "symbol")
+def rows(results: QuerySet[AnalysisResult]) -> Iterator[list]:
+    """`results`, in their order, as safe plain values."""
     for result in results.iterator(chunk_size=500):
         yield [_safe_text(value) for value in result_row(result)]
 
@@ -85,21 +100,38 @@ class _Echo:
         return value
 
 
-def csv_lines(job: AnalysisJob) -> Iterator[str]:
+def _csv_value(value):
+    if value is None:
+        return ""
+    return value.strftime(TIME_FORMAT) if hasattr(value, "hour") else value
+
+
+def csv_lines(*, results: QuerySet[AnalysisResult]) -> Iterator[str]:
     """CSV text line by line (header first), for a StreamingHttpResponse."""
     writer = csv.writer(_Echo())
     yield writer.writerow(COLUMNS)
-    for row in rows(job):
-        yield writer.writerow(["" if value is None else value for value in row])
+    for row in rows(results):
+        yield writer.writerow([_csv_value(value) for value in row])
 
 
-def xlsx_bytes(job: AnalysisJob) -> bytes:
-    """An .xlsx workbook with one "Results" sheet; decimals are written as numbers."""
+def xlsx_bytes(*, results: QuerySet[AnalysisResult]) -> bytes:
+    """An .xlsx workbook with one "Results" sheet: numbers as numbers, dates as date cells (openpyxl
+    formats date and datetime values itself), the header frozen and filterable, readable widths.
+
+    Write-only mode keeps memory flat (~0.3 s for 2,192 rows); it takes the panes and widths before
+    the rows and the filter range after them.
+    """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Results")
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = WIDTHS.get(column, DEFAULT_WIDTH)
     sheet.append(list(COLUMNS))
-    for row in rows(job):
+    last_row = 1
+    for row in rows(results):
         sheet.append([float(value) if hasattr(value, "as_tuple") else value for value in row])
+        last_row += 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{last_row}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

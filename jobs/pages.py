@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import F
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs import exports, selectors, services
-from jobs.exceptions import InvalidJobId, JobNotFound
+from jobs.exceptions import InvalidJobId, JobNotEnqueued, JobNotFound
 from jobs.models import AnalysisJob, JobStatus
 from stocks import strategies
 from stocks.models import Verdict
@@ -31,12 +31,13 @@ logger = logging.getLogger("jobs")
 
 JOBS_PAGE_SIZE = 25
 RESULTS_PAGE_SIZE = 100
-# Failed symbols have no score: they sort last both ways (PostgreSQL and SQLite disagree otherwise).
-RESULT_SORTS = {
-    "-score": (F("score").desc(nulls_last=True), "symbol"),
-    "score": (F("score").asc(nulls_last=True), "symbol"),
-    "symbol": ("symbol",),
-    "-symbol": ("-symbol",),
+
+# Which page a cancel came from (the URL name its `next` field resolves to), for the job's record.
+CANCEL_ORIGINS = {
+    "stock-list": "the All stocks page",
+    "stock-detail": "a stock page",
+    "job-list": "the jobs list",
+    "job-detail": "the job page",
 }
 
 
@@ -56,6 +57,17 @@ def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def page_of_fragment(request, *, default: str) -> str:
+    """The path of the page an htmx fragment is for (htmx sends it as HX-Current-URL), else `default`.
+
+    A fragment's Cancel button returns to, and records, that page rather than the fragment's URL.
+    """
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if not current.path or (current.netloc and current.netloc != request.get_host()):
+        return default
+    return f"{current.path}?{current.query}" if current.query else current.path
+
+
 def requested_by(request) -> str:
     user = request.user
     return f"page:{user.get_username() if user.is_authenticated else 'anonymous'}"
@@ -68,20 +80,27 @@ def _job_or_404(job_id) -> AnalysisJob:
         raise Http404(exc.message) from None
 
 
-def _back_url(request, job: AnalysisJob | None) -> str:
-    """Where a form goes back to: its `next` field when it is a local URL, else the stocks page.
-
-    The tracked job rides along as ?job=<id>, so the page shows its progress after the redirect.
-    """
-    target = request.POST.get("next") or reverse("stock-list")
+def _local_next(request, *, default: str) -> str:
+    """The form's `next` field when it is a local URL (never another site), else `default`."""
+    target = request.POST.get("next") or default
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("stock-list")
-    target = target.split("#")[0]
-    if job is None:
-        return target
-    path, _, query = target.partition("?")
-    kept = [part for part in query.split("&") if part and not part.startswith("job=")]
-    return f"{path}?{'&'.join([*kept, f'job={job.pk}'])}"
+        return default
+    return target.split("#")[0]
+
+
+def _back_url(request, job: AnalysisJob | None, *, choices: dict | None = None) -> str:
+    """Where the Analyze form goes back to: its local `next`, else the stocks page.
+
+    The tracked job rides along as ?job=<id>, so the page shows its progress after the redirect,
+    and so do the strategy and capital just used (`choices`), so a page without JavaScript keeps
+    what the trader picked instead of falling back to the defaults.
+    """
+    path, _, query = _local_next(request, default=reverse("stock-list")).partition("?")
+    params = QueryDict(query, mutable=True)
+    for key, value in {**(choices or {}), **({"job": job.pk} if job else {})}.items():
+        params[key] = str(value)
+    encoded = params.urlencode(safe="/")
+    return f"{path}?{encoded}" if encoded else path
 
 
 def started_message(job: AnalysisJob, created: bool) -> str:
@@ -101,8 +120,10 @@ def analyze(request):
     else:
         job = _request_job(request, form.cleaned_data, symbols=request.POST.getlist("symbols"))
     if is_htmx(request):
-        return render(request, "jobs/_analysis_status.html", {"job": job})
-    return redirect(_back_url(request, job))
+        page_url = page_of_fragment(request, default=reverse("stock-list"))
+        return render(request, "jobs/_analysis_status.html", {"job": job, "page_url": page_url})
+    choices = {key: form.cleaned_data[key] for key in ("strategy", "capital")} if form.is_valid() else None
+    return redirect(_back_url(request, job, choices=choices))
 
 
 def _request_job(request, data: dict, *, symbols: list[str]) -> AnalysisJob | None:
@@ -120,7 +141,9 @@ def _request_job(request, data: dict, *, symbols: list[str]) -> AnalysisJob | No
     except ApplicationError as exc:
         messages.error(request, f"Analysis not started. {exc.message}")
         return None
-    if created and job.status == JobStatus.FAILED:
+    try:
+        selectors.check_job_enqueued(job=job)
+    except JobNotEnqueued:
         # The row exists but the broker refused it: say so instead of "started".
         messages.error(request, f"Analysis could not start. Job {job.pk}: {job.status_reason}")
         return job
@@ -133,22 +156,35 @@ def job_progress(request, job_id):
     """The progress fragment. While the job is active it polls itself; once finished it stops and,
     for an htmx poll, fires `job-finished` so the page refreshes its results."""
     job = _job_or_404(job_id)
-    response = render(request, "jobs/_progress.html", {"job": job})
+    page_url = page_of_fragment(request, default=reverse("job-detail", args=[job.pk]))
+    response = render(request, "jobs/_progress.html", {"job": job, "page_url": page_url})
     if is_htmx(request) and not job.is_active:
         response["HX-Trigger"] = "job-finished"
     return response
 
 
+def cancel_origin(path: str) -> str:
+    """Which page a cancel was pressed on, named for the job's record ("a page" when unknown)."""
+    try:
+        name = resolve(path.partition("?")[0]).url_name
+    except Resolver404:
+        name = None
+    return CANCEL_ORIGINS.get(name, "a page")
+
+
 @require_POST
 def cancel(request, job_id):
+    """Cancel, then back to the page the button was on (its `next`), else the job page."""
     job = _job_or_404(job_id)
+    back = _local_next(request, default=reverse("job-detail", args=[job.pk]))
+    reason = f"Cancelled from {cancel_origin(back)}"
     try:
-        services.cancel_job(job_id=job.pk, reason="Cancelled from the job page", cancelled_by=requested_by(request))
+        services.cancel_job(job_id=job.pk, reason=reason, cancelled_by=requested_by(request))
     except ApplicationError as exc:
         messages.warning(request, exc.message)
     else:
         messages.success(request, f"Job {job.pk} cancelled.")
-    return redirect("job-detail", job_id=job.pk)
+    return redirect(back)
 
 
 @require_GET
@@ -171,15 +207,8 @@ def job_list(request):
 @require_GET
 def job_detail(request, job_id):
     job = _job_or_404(job_id)
-    verdict = request.GET.get("verdict", "")
-    verdict = verdict if verdict in Verdict.values or verdict == "error" else ""
-    sort = request.GET.get("sort", "-score")
-    sort = sort if sort in RESULT_SORTS else "-score"
-    results = selectors.job_results(job).order_by(*RESULT_SORTS[sort])
-    if verdict == "error":
-        results = results.exclude(error="")
-    elif verdict:
-        results = results.filter(verdict=verdict)
+    verdict, sort = _result_view(request)
+    results = selectors.filter_job_results(job=job, verdict=verdict, sort=sort)
     context = {
         "job": job,
         "results": Paginator(results, RESULTS_PAGE_SIZE).get_page(request.GET.get("page")),
@@ -194,6 +223,14 @@ def job_detail(request, job_id):
     return render(request, "jobs/job_detail.html", context)
 
 
+def _result_view(request) -> tuple[str, str]:
+    """The verdict filter and sort on the job page's query string (unknown values: none, default)."""
+    verdict = request.GET.get("verdict", "")
+    verdict = verdict if verdict in Verdict.values or verdict == selectors.FAILED_RESULTS else ""
+    sort = request.GET.get("sort", selectors.DEFAULT_RESULT_SORT)
+    return verdict, sort if sort in selectors.RESULT_SORTS else selectors.DEFAULT_RESULT_SORT
+
+
 def _attachment(response: HttpResponse, job: AnalysisJob, extension: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="thetool-job-{str(job.pk)[:8]}-results.{extension}"'
     return response
@@ -202,12 +239,16 @@ def _attachment(response: HttpResponse, job: AnalysisJob, extension: str) -> Htt
 @require_GET
 def export_csv(request, job_id):
     job = _job_or_404(job_id)
-    response = StreamingHttpResponse(exports.csv_lines(job), content_type="text/csv; charset=utf-8")
+    verdict, sort = _result_view(request)  # export what the page shows
+    results = selectors.filter_job_results(job=job, verdict=verdict, sort=sort)
+    response = StreamingHttpResponse(exports.csv_lines(results=results), content_type="text/csv; charset=utf-8")
     return _attachment(response, job, "csv")
 
 
 @require_GET
 def export_xlsx(request, job_id):
     job = _job_or_404(job_id)
-    response = HttpResponse(exports.xlsx_bytes(job), content_type=exports.XLSX_CONTENT_TYPE)
+    verdict, sort = _result_view(request)  # export what the page shows
+    results = selectors.filter_job_results(job=job, verdict=verdict, sort=sort)
+    response = HttpResponse(exports.xlsx_bytes(results=results), content_type=exports.XLSX_CONTENT_TYPE)
     return _attachment(response, job, "xlsx")

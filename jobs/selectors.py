@@ -7,9 +7,9 @@ from django.conf import settings
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
-from jobs.exceptions import InvalidJobId, JobNotFound
-from jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, AnalysisJob
-from stocks.models import AnalysisResult
+from jobs.exceptions import InvalidJobId, JobNotEnqueued, JobNotFound
+from jobs.models import ACTIVE_STATUSES, FINISHED_STATUSES, AnalysisJob, JobStatus
+from stocks.models import AnalysisResult, Verdict
 
 
 def parse_job_id(raw) -> uuid.UUID:
@@ -62,6 +62,30 @@ def job_results(job: AnalysisJob) -> QuerySet[AnalysisResult]:
     return AnalysisResult.objects.filter(job=job).order_by(F("score").desc(nulls_last=True), "symbol")
 
 
+# How a job's results can be ordered (the job page and its exports share it, so a download is what
+# the page shows). Failed symbols have no score: they sort last both ways (PostgreSQL and SQLite
+# disagree otherwise).
+RESULT_SORTS = {
+    "-score": (F("score").desc(nulls_last=True), "symbol"),
+    "score": (F("score").asc(nulls_last=True), "symbol"),
+    "symbol": ("symbol",),
+    "-symbol": ("-symbol",),
+}
+DEFAULT_RESULT_SORT = "-score"
+FAILED_RESULTS = "error"  # the verdict filter value that keeps the failed symbols
+
+
+def filter_job_results(*, job: AnalysisJob, verdict: str = "", sort: str = DEFAULT_RESULT_SORT):
+    """The results of `job` as the job page shows them: `verdict` a Verdict value, FAILED_RESULTS or ""
+    (all); `sort` a RESULT_SORTS key. Unknown values mean "no filter" and the default order."""
+    results = AnalysisResult.objects.filter(job=job)
+    if verdict == FAILED_RESULTS:
+        results = results.exclude(error="")
+    elif verdict in Verdict.values:
+        results = results.filter(verdict=verdict)
+    return results.order_by(*RESULT_SORTS.get(sort, RESULT_SORTS[DEFAULT_RESULT_SORT]))
+
+
 def heartbeat_age_seconds(job: AnalysisJob, *, now=None) -> int | None:
     if job.heartbeat_at is None:
         return None
@@ -75,3 +99,15 @@ def is_stale(job: AnalysisJob, *, now=None) -> bool:
     now = now or timezone.now()
     last_sign_of_life = job.heartbeat_at or job.enqueued_at or job.created_at
     return (now - last_sign_of_life).total_seconds() > settings.THETOOL_JOB_STALE_SECONDS
+
+
+def check_job_enqueued(*, job: AnalysisJob) -> None:
+    """Raise JobNotEnqueued when a just-created job is failed because the task queue refused it.
+
+    The one definition of "created but not enqueued", for the API (503) and the pages (a message).
+    """
+    if job.status == JobStatus.FAILED and not job.enqueued:
+        raise JobNotEnqueued(
+            f"Job {job.pk} was created but could not be handed to the task queue; it is marked failed",
+            details={"job_id": str(job.pk), "status": job.status, "reason": job.status_reason},
+        )

@@ -7,6 +7,7 @@ filtered, sorted and paginated in SQL (50 rows a page), so it stays quick at 2,1
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -16,13 +17,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from jobs.models import AnalysisJob
-from jobs.selectors import get_job
-from stocks import analysis, market_data, selectors, strategies
-from stocks.exceptions import InvalidSymbol, InvalidTradeParameters, UnknownSymbol
+from stocks import analysis, market_data, selectors, services, strategies
+from stocks.exceptions import InvalidSymbol, UnknownSymbol
 from stocks.indicators import CATEGORY_NAMES, INDICATOR_NAMES
-from stocks.models import AnalysisResult, Verdict
-from thetool.exceptions import ApplicationError
+from stocks.models import AnalysisResult, Stock, Verdict
 
 logger = logging.getLogger("stocks")
 
@@ -49,12 +47,28 @@ def _verdict_filter(raw: str) -> str:
     return raw if raw in Verdict.values or raw == NOT_ANALYSED else ""
 
 
-def universe_table(*, query: str, verdict: str, sort: str):
-    """Stocks with their latest result, filtered and ordered for the All-stocks table."""
-    stocks = selectors.stocks_with_latest_results(query=query, verdict=verdict if verdict in Verdict.values else None)
-    if verdict == NOT_ANALYSED:
-        stocks = stocks.filter(latest_result_id__isnull=True)
+def universe_table(*, query: str, verdict: str, sort: str, strategy_id: int):
+    """Stocks with the id of their latest result under `strategy_id`, filtered and ordered."""
+    stocks = selectors.stocks_with_strategy_results(
+        strategy_id=strategy_id,
+        query=query,
+        verdict=verdict if verdict in Verdict.values else None,
+        never_analysed=verdict == NOT_ANALYSED,
+    )
     return stocks.order_by(*SORTS[sort])
+
+
+@dataclass(frozen=True)
+class StockRow:
+    stock: Stock
+    result: AnalysisResult | None  # the latest under the page's strategy; None when never analysed
+
+
+def rows_of_page(page, *, strategy_id: int) -> list[StockRow]:
+    """The page's stocks with their latest results, read after paginating (one query for 50 rows)."""
+    stocks = list(page.object_list)
+    results = selectors.results_by_id(ids=[stock.latest_result_id for stock in stocks])
+    return [StockRow(stock=stock, result=results.get(stock.latest_result_id)) for stock in stocks]
 
 
 def _capital(raw) -> Decimal:
@@ -82,67 +96,28 @@ def analysis_form_context(request) -> dict:
     }
 
 
-def tracked_job(request) -> AnalysisJob | None:
-    """The job named by ?job=<id> (set after Analyze), whose progress the page shows."""
-    raw = request.GET.get("job", "")
-    if not raw:
-        return None
-    try:
-        return get_job(raw)
-    except ApplicationError:  # an unknown or malformed id just shows no progress bar
-        return None
-
-
 @require_GET
 def stock_list(request):
     query = request.GET.get("q", "").strip()[:100]
     verdict = _verdict_filter(request.GET.get("verdict", ""))
     sort = request.GET.get("sort", "symbol")
     sort = sort if sort in SORTS else "symbol"
-    page = Paginator(universe_table(query=query, verdict=verdict, sort=sort), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    form = analysis_form_context(request)
+    stocks = universe_table(query=query, verdict=verdict, sort=sort, strategy_id=form["strategy_id"])
+    page = Paginator(stocks, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
+        "rows": rows_of_page(page, strategy_id=form["strategy_id"]),
+        "universe_count": selectors.count_active_stocks() if query or verdict else page.paginator.count,
         "query": query,
         "verdict": verdict,
         "sort": sort,
         "verdicts": Verdict.values,
         "not_analysed": NOT_ANALYSED,
-        "job": tracked_job(request),
-        **analysis_form_context(request),
+        "strategy": strategies.STRATEGIES[form["strategy_id"]],
+        **form,
     }
     return render(request, "stocks/stock_list.html", context)
-
-
-def position_for_capital(result: AnalysisResult, capital: Decimal) -> int | None:
-    """The result's position size re-sized for `capital`, with the engine's own rule (plan_trade).
-
-    Entry, stop and target do not depend on capital; only the share count does. None when the
-    result cannot be re-planned (old provenance without the parameters, or a capital out of bounds).
-    """
-    if result.entry is None or not result.verdict:
-        return None
-    provenance = result.provenance or {}
-    atr = next((i.get("details", {}).get("atr") for i in result.indicators if i.get("name") == "atr"), None)
-    try:
-        strategy = strategies.get_strategy(result.strategy_id)
-        params = analysis.TradeParams(
-            capital=float(capital),
-            risk_percent=float(provenance.get("risk_percent", 2.0)),
-            max_position_percent=provenance.get("max_position_percent"),
-        )
-        plan = analysis.plan_trade(
-            entry_price=float(result.entry),
-            atr_value=float(atr) if atr is not None else 0.0,
-            verdict=result.verdict,
-            strategy=strategy,
-            params=params,
-        )
-    except (InvalidTradeParameters, market_data.MarketDataError, ValueError, TypeError, KeyError) as exc:
-        logger.info("Cannot re-size %s for capital %s: %s", result.symbol, capital, exc)
-        return None
-    return plan.position_size
 
 
 def chart_for(yahoo_symbol: str, result: AnalysisResult | None) -> tuple[dict | None, str]:
@@ -174,8 +149,11 @@ def stock_detail(request, symbol: str):
         stock = selectors.get_stock(symbol)
     except (UnknownSymbol, InvalidSymbol) as exc:
         raise Http404(exc.message) from None
-    result = selectors.latest_result_for(stock.yahoo_symbol)
     form = analysis_form_context(request)
+    # From the All-stocks table (?strategy=N) the page shows the verdict that row showed.
+    result = selectors.latest_result_for(
+        stock.yahoo_symbol, strategy_id=form["strategy_id"] if "strategy" in request.GET else None
+    )
     if result is not None and "capital" not in request.GET:
         form["capital"] = result.capital
         form["strategy_id"] = result.strategy_id
@@ -187,12 +165,11 @@ def stock_detail(request, symbol: str):
         "stock": stock,
         "result": result,
         "strategy": strategies.STRATEGIES.get(result.strategy_id) if result else None,
-        "position_size": position_for_capital(result, form["capital"]) if result else None,
+        "position_size": services.resize_position(result=result, capital=form["capital"]) if result else None,
         "history": selectors.result_history(stock.yahoo_symbol, limit=50),
         "chart": chart,
         "chart_levels": {k: float(v) for k, v in levels.items() if v is not None} if levels else {},
         "chart_error": chart_error,
-        "job": tracked_job(request),
         "fixed_symbols": [stock.yahoo_symbol],
         **form,
     }

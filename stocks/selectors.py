@@ -21,9 +21,13 @@ def _newest_result_of(symbol_ref) -> QuerySet[AnalysisResult]:
     return AnalysisResult.objects.filter(symbol=symbol_ref).order_by(*NEWEST_FIRST)
 
 
-def latest_result_for(symbol: str) -> AnalysisResult | None:
-    """The newest result of one symbol ("reliance", "RELIANCE.NS"), or None if never analysed."""
-    return _newest_result_of(universe.normalize_symbol(symbol)).select_related("job").first()
+def latest_result_for(symbol: str, *, strategy_id: int | None = None) -> AnalysisResult | None:
+    """The newest result of one symbol ("reliance", "RELIANCE.NS"), or None if never analysed;
+    with `strategy_id`, the newest under that strategy."""
+    results = _newest_result_of(universe.normalize_symbol(symbol))
+    if strategy_id is not None:
+        results = results.filter(strategy_id=strategy_id)
+    return results.select_related("job").first()
 
 
 def result_history(symbol: str, limit: int | None = 50) -> QuerySet[AnalysisResult]:
@@ -64,6 +68,46 @@ def stocks_with_latest_results(
     if verdict:
         stocks = stocks.filter(latest_verdict=verdict)
     return stocks
+
+
+def stocks_with_strategy_results(
+    *, strategy_id: int, query: str = "", verdict: str | None = None, never_analysed: bool = False
+) -> QuerySet[Stock]:
+    """Active stocks with `latest_result_id`: the id of their newest result under `strategy_id`.
+
+    Verdicts of different strategies never mix: a Momentum result does not stand in for a
+    Balanced one, and sorting by score compares one strategy. The row carries only the id (one
+    subquery per row); `latest_score`, `latest_analysed_at` and `latest_verdict` are aliases that
+    cost something only when a filter or an `order_by()` uses them. Paginate first, then read the
+    page's results with `results_by_id`. `verdict` keeps stocks whose latest verdict it is;
+    `never_analysed` keeps stocks with no result under this strategy.
+    """
+    newest = _newest_result_of(OuterRef("yahoo_symbol")).filter(strategy_id=strategy_id)
+    stocks = (
+        _stocks(query=query, active=True)
+        .annotate(latest_result_id=Subquery(newest.values("id")[:1]))
+        .alias(
+            latest_score=Subquery(newest.values("score")[:1]),
+            latest_analysed_at=Subquery(newest.values("created_at")[:1]),
+            latest_verdict=Subquery(newest.values("verdict")[:1]),
+        )
+    )
+    if verdict:
+        stocks = stocks.filter(latest_verdict=verdict)
+    if never_analysed:
+        stocks = stocks.filter(latest_result_id__isnull=True)
+    return stocks
+
+
+def results_by_id(*, ids: list[int | None]) -> dict[int, AnalysisResult]:
+    """The results with these ids (None ignored), by id, with their job: one query for a page of rows."""
+    wanted = [pk for pk in ids if pk is not None]
+    return {result.pk: result for result in AnalysisResult.objects.filter(pk__in=wanted).select_related("job")}
+
+
+def count_active_stocks() -> int:
+    """How many stocks the universe has (the "of 2,192" after a search)."""
+    return Stock.objects.filter(is_active=True).count()
 
 
 def get_stock(symbol: str) -> Stock:

@@ -21,6 +21,7 @@ from django.db import transaction
 
 from stocks import analysis as engine
 from stocks import market_data, strategies
+from stocks.exceptions import InvalidTradeParameters
 from stocks.models import AnalysisResult
 
 logger = logging.getLogger(__name__)
@@ -153,3 +154,33 @@ def _source_label(source: str) -> str:
     if source in SOURCE_KINDS:  # PriceHistory.source is already a kind
         return source
     return market_data.source_kind(source)
+
+
+def resize_position(*, result: AnalysisResult, capital: Decimal) -> int | None:
+    """The share count `result`'s trade plan gives for `capital`, by the engine's own rule (plan_trade).
+
+    Entry, stop and target do not depend on capital; only the share count does. None when the
+    result cannot be re-planned (a failure, old provenance without the parameters, or a capital out
+    of bounds), so a page shows "—" rather than a wrong number.
+    """
+    if result.entry is None or not result.verdict:
+        return None
+    provenance = result.provenance or {}
+    atr = next((i.get("details", {}).get("atr") for i in result.indicators if i.get("name") == "atr"), None)
+    try:
+        params = engine.TradeParams(
+            capital=float(capital),
+            risk_percent=float(provenance.get("risk_percent", 2.0)),
+            max_position_percent=provenance.get("max_position_percent"),
+        )
+        plan = engine.plan_trade(
+            entry_price=float(result.entry),
+            atr_value=float(atr) if atr is not None else 0.0,
+            verdict=result.verdict,
+            strategy=strategies.get_strategy(result.strategy_id),
+            params=params,
+        )
+    except (InvalidTradeParameters, market_data.MarketDataError, ValueError, TypeError, KeyError) as exc:
+        logger.info("Cannot re-size %s for capital %s: %s", result.symbol, capital, exc)
+        return None
+    return plan.position_size

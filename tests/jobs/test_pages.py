@@ -4,6 +4,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -48,7 +49,7 @@ def test_analyze_selected_starts_a_job_and_redirects_with_its_id(client, no_brok
         response = post_analyze(client, symbols=["RELIANCE.NS", "TCS.NS"])
     job = AnalysisJob.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == f"/?job={job.pk}"
+    assert response["Location"] == f"/?strategy=1&capital=100000&job={job.pk}"
     assert job.symbols == ["RELIANCE.NS", "TCS.NS"] and job.requested_by == "page:anonymous"
     no_broker.assert_called_once()
     html = client.get(response["Location"]).content.decode()
@@ -95,11 +96,26 @@ def test_analyze_rejects_an_unknown_strategy_in_the_form(client):
 
 
 def test_analyze_returns_to_a_local_next_page_only(client):
-    response = post_analyze(client, symbols=["M&M.NS"], next="/stocks/M%26M/?capital=5000")
+    response = post_analyze(client, symbols=["M&M.NS"], next="/stocks/M%26M/?capital=5000", capital="5000")
     job = AnalysisJob.objects.get()
-    assert response["Location"] == f"/stocks/M%26M/?capital=5000&job={job.pk}"
+    assert response["Location"] == f"/stocks/M%26M/?capital=5000&strategy=1&job={job.pk}"
     response = post_analyze(client, symbols=["TCS.NS"], next="https://evil.example/")
-    assert response["Location"].startswith("/?job=")
+    assert response["Location"].startswith("/?strategy=1&capital=100000&job=")
+
+
+def test_analyze_without_javascript_keeps_the_chosen_strategy_and_capital(client):
+    response = post_analyze(client, symbols=["TCS.NS"], strategy="3", capital="250500", next="/?q=tc&strategy=1")
+    job = AnalysisJob.objects.get()
+    assert response["Location"] == f"/?q=tc&strategy=3&capital=250500&job={job.pk}"
+    page = client.get(response["Location"])
+    assert page.context["strategy_id"] == 3 and page.context["capital"] == Decimal("250500")
+    assert '<option value="3" selected' in page.content.decode()
+
+
+def test_analyze_accepts_any_positive_rupee_amount(client):
+    post_analyze(client, symbols=["TCS.NS"], capital="123456")
+    post_analyze(client, action="all", capital="250500")
+    assert sorted(job.capital for job in AnalysisJob.objects.all()) == [Decimal("123456"), Decimal("250500")]
 
 
 def test_analyze_requires_csrf_token():
@@ -164,6 +180,43 @@ def test_cancel_stops_an_active_job(client):
     assert response["Location"] == f"/jobs/{job.pk}/"
     assert job.status == JobStatus.CANCELLED and "page:anonymous" in job.status_reason
     assert f"Job {job.pk} cancelled." in client.get(response["Location"]).content.decode()
+
+
+def test_cancel_from_the_stocks_page_says_so_and_returns_there(client):
+    job = make_job(["TCS.NS"], status=JobStatus.PROCESSING)
+    response = client.post(f"/jobs/{job.pk}/cancel/", {"next": f"/?strategy=2&job={job.pk}"})
+    job.refresh_from_db()
+    assert response["Location"] == f"/?strategy=2&job={job.pk}"
+    assert job.status_reason == "Cancelled from the All stocks page (page:anonymous)"
+
+
+def test_cancel_records_the_page_it_came_from_and_never_leaves_the_site(client):
+    origins = {}
+    for next_url in (None, "/stocks/TCS/", "/jobs/", "https://evil.example/"):
+        job = make_job(["TCS.NS"], status=JobStatus.PROCESSING, analysis_key=uuid.uuid4().hex)
+        response = client.post(f"/jobs/{job.pk}/cancel/", {"next": next_url} if next_url else {})
+        job.refresh_from_db()
+        origins[next_url] = (job.status_reason.split(" (")[0], response["Location"])
+    assert origins[None][0] == "Cancelled from the job page"
+    assert origins["/stocks/TCS/"] == ("Cancelled from a stock page", "/stocks/TCS/")
+    assert origins["/jobs/"][0] == "Cancelled from the jobs list"
+    assert origins["https://evil.example/"][0] == "Cancelled from the job page"
+    assert origins["https://evil.example/"][1].startswith("/jobs/")
+
+
+def test_progress_fragment_cancels_on_behalf_of_the_page_it_sits_on(client):
+    job = make_job(["TCS.NS"], status=JobStatus.PROCESSING)
+    polled = client.get(
+        f"/jobs/{job.pk}/progress/",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/?q=tc&strategy=2"},
+    ).content.decode()
+    assert '<input type="hidden" name="next" value="/?q=tc&amp;strategy=2">' in polled
+    started = client.post(
+        "/analyze/",
+        {"action": "selected", "capital": "100000", "strategy": "1", "symbols": ["RELIANCE.NS"]},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/?page=2"},
+    ).content.decode()
+    assert '<input type="hidden" name="next" value="/?page=2">' in started
 
 
 def test_cancel_a_finished_job_says_so(client):
@@ -296,6 +349,43 @@ def test_excel_export_has_the_same_rows_with_numbers_as_numbers(client, finished
     assert len(rows) == 4
 
 
+def test_exports_follow_the_filter_and_sort_on_screen(client, finished_job):
+    page = client.get(f"/jobs/{finished_job.pk}/", {"verdict": "Buy", "sort": "symbol"}).content.decode()
+    assert f'href="/jobs/{finished_job.pk}/results.csv?verdict=Buy&amp;sort=symbol"' in page
+    csv_rows = csv_of(client.get(f"/jobs/{finished_job.pk}/results.csv", {"verdict": "Buy"}))
+    assert [row[0] for row in csv_rows[1:]] == ["RELIANCE.NS"]
+    by_symbol = csv_of(client.get(f"/jobs/{finished_job.pk}/results.csv", {"sort": "symbol"}))
+    assert [row[0] for row in by_symbol[1:]] == ["M&M.NS", "RELIANCE.NS", "TCS.NS"]
+    failed = load_workbook(
+        io.BytesIO(client.get(f"/jobs/{finished_job.pk}/results.xlsx", {"verdict": "error"}).content)
+    )["Results"]
+    assert [row[0] for row in failed.iter_rows(min_row=2, values_only=True)] == ["TCS.NS"]
+
+
+def test_excel_export_has_date_cells_a_frozen_filterable_header_and_widths(client, finished_job):
+    sheet = load_workbook(io.BytesIO(client.get(f"/jobs/{finished_job.pk}/results.xlsx").content))["Results"]
+    header = [cell.value for cell in sheet[1]]
+    last_bar, analysed = sheet.cell(2, header.index("last_bar") + 1), sheet.cell(2, header.index("analysed_at_ist") + 1)
+    assert last_bar.is_date and last_bar.value == datetime(2025, 11, 28)
+    assert analysed.is_date and isinstance(analysed.value, datetime)
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:O{sheet.max_row}"
+    assert sheet.column_dimensions["A"].width == 16 and sheet.column_dimensions["O"].width == 50
+
+
+def test_csv_export_writes_times_in_ist(client, finished_job):
+    from stocks.models import AnalysisResult
+
+    AnalysisResult.objects.filter(job=finished_job).update(created_at=datetime(2025, 1, 2, 4, 0, tzinfo=UTC))
+    rows = csv_of(client.get(f"/jobs/{finished_job.pk}/results.csv"))
+    assert {row[exports.COLUMNS.index("analysed_at_ist")] for row in rows[1:]} == {"2025-01-02 09:30:00"}
+    assert rows[1][exports.COLUMNS.index("last_bar")] == "2025-11-28"
+
+
+def csv_of(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
 def test_exports_of_a_job_without_results_have_only_the_header(client):
     job = make_job(["TCS.NS"])
     body = b"".join(client.get(f"/jobs/{job.pk}/results.csv").streaming_content).decode()
@@ -312,3 +402,15 @@ def test_a_job_the_broker_refused_is_reported_as_not_started(client, no_broker):
     texts = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("could not start" in t and "redis down" in t for t in texts), texts
     assert not any(t.startswith("Analysis started") for t in texts)
+
+
+def test_created_but_not_enqueued_has_one_definition():
+    from jobs.exceptions import JobNotEnqueued
+    from jobs.selectors import check_job_enqueued
+
+    check_job_enqueued(job=make_job(["TCS.NS"], enqueued=True))
+    check_job_enqueued(job=make_job(["TCS.NS"], status=JobStatus.FAILED, enqueued=True, analysis_key="b"))
+    refused = make_job(["TCS.NS"], status=JobStatus.FAILED, status_reason="redis down", analysis_key="c")
+    with pytest.raises(JobNotEnqueued) as raised:
+        check_job_enqueued(job=refused)
+    assert raised.value.status_code == 503 and raised.value.details["reason"] == "redis down"

@@ -4,11 +4,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from stocks import market_data
+from stocks import market_data, selectors
 from stocks.models import Stock
-from stocks.pages import position_for_capital
+from stocks.services import resize_position
 from stocks.strategies import STRATEGIES
 from tests.factories import make_history, make_job, make_result, make_stock
 
@@ -34,6 +36,12 @@ def universe():
 
 def rows_of(response) -> list[str]:
     return [stock.symbol for stock in response.context["page"]]
+
+
+def table_of(response) -> str:
+    """The #stock-table fragment (what htmx swaps in after a search)."""
+    html = response.content.decode()
+    return html[html.index('<div id="stock-table"') :]
 
 
 # --- All stocks -------------------------------------------------------------------------------
@@ -86,6 +94,64 @@ def test_stock_list_paginates_fifty_rows_in_a_fixed_number_of_queries(client, dj
     assert "Page 3 of 3" in response.content.decode()
 
 
+def test_stock_list_shows_the_latest_verdict_of_the_chosen_strategy_only(client, universe):
+    job = make_job(["TCS.NS"], strategy_id=4, status="cancelled")
+    make_result("TCS.NS", job=job, strategy_id=4, verdict="Strong Buy", score=0.9)  # newer, but Momentum
+    balanced = client.get("/")
+    assert balanced.context["strategy"].name == "Balanced"
+    tcs = {row.stock.symbol: row.result for row in balanced.context["rows"]}["TCS"]
+    assert tcs.verdict == "Sell" and tcs.strategy_id == 1
+    assert "Strong Buy" not in table_of(balanced)
+    assert 'Verdicts under <strong id="table-strategy">Balanced</strong>' in table_of(balanced)
+
+    momentum = client.get("/", {"strategy": "4"})
+    rows = {row.stock.symbol: row.result for row in momentum.context["rows"]}
+    assert rows["TCS"].verdict == "Strong Buy" and rows["RELIANCE"] is None
+    assert "Momentum Breakout" in table_of(momentum)
+    # The origin is one click away: the time links to the job that produced the verdict.
+    assert f'href="/jobs/{job.pk}/"' in table_of(momentum) and "(cancelled)" in table_of(momentum)
+
+
+def test_stock_list_labels_a_stock_never_analysed_under_the_strategy(client, universe):
+    make_result("M&M.NS", strategy_id=2, verdict="Buy")  # analysed, but not under Balanced
+    html = table_of(client.get("/"))
+    row = html.split('data-symbol="M&amp;M.NS"')[1].split("</tr>")[0]
+    assert "Not analysed" in row and "verdict-badge" not in row
+
+
+def test_stock_list_sorts_and_filters_one_strategy_at_a_time(client, universe):
+    make_result("TCS.NS", strategy_id=4, verdict="Strong Buy", score=0.9)
+    assert rows_of(client.get("/", {"sort": "-score"}))[:2] == ["RELIANCE", "TCS"]
+    assert rows_of(client.get("/", {"sort": "-score", "strategy": "4"}))[0] == "TCS"
+    assert rows_of(client.get("/", {"verdict": "Strong Buy"})) == []
+    assert rows_of(client.get("/", {"verdict": "Strong Buy", "strategy": "4"})) == ["TCS"]
+    assert rows_of(client.get("/", {"verdict": "none", "strategy": "4"})) == ["INFY", "M&M", "RELIANCE"]
+
+
+def test_stock_list_says_what_the_strategy_is_for_next_to_the_verdicts(client, universe):
+    html = table_of(client.get("/", {"strategy": "3"}))
+    assert STRATEGIES[3].description in html
+
+
+def test_stock_list_counts_matches_out_of_the_whole_universe(client, universe):
+    assert '"stock-count">4 stocks.<' in table_of(client.get("/"))
+    assert '"stock-count">1 of 4 stocks.<' in table_of(client.get("/", {"q": "tcs"}))
+    assert '"stock-count">1 of 4 stocks.<' in table_of(client.get("/", {"verdict": "Buy"}))
+
+
+def test_stock_list_search_form_keeps_the_strategy(client, universe):
+    html = client.get("/", {"strategy": "2"}).content.decode()
+    assert '<input type="hidden" name="strategy" value="2" id="filter-strategy">' in html
+
+
+def test_capital_inputs_take_any_positive_rupee_amount(client, universe):
+    make_result("RELIANCE.NS", capital=Decimal("123456"))
+    for html in (client.get("/").content.decode(), client.get("/stocks/RELIANCE/").content.decode()):
+        assert 'step="1000"' not in html and 'min="1000"' not in html
+    stock_page = client.get("/stocks/RELIANCE/").content.decode()
+    assert 'name="capital" value="123456" min="1" step="any"' in stock_page
+
+
 def test_stock_list_has_analyze_form_with_csrf_capital_strategies_and_both_buttons(client, universe):
     html = client.get("/").content.decode()
     assert 'name="csrfmiddlewaretoken"' in html
@@ -98,7 +164,7 @@ def test_stock_list_has_analyze_form_with_csrf_capital_strategies_and_both_butto
 
 def test_stock_list_links_encode_ampersand(client, universe):
     html = client.get("/").content.decode()
-    assert 'href="/stocks/M%26M/"' in html
+    assert 'href="/stocks/M%26M/?strategy=1"' in html
 
 
 def test_stock_list_empty_universe_explains_how_to_load_it(client):
@@ -143,6 +209,19 @@ def test_stock_page_shows_verdict_levels_indicators_chart_and_history(client, un
     assert "lightweight-charts-5.2.1.standalone.production.js" in html
 
 
+def test_stock_page_says_what_the_verdict_s_strategy_is_for(client, universe):
+    html = client.get("/stocks/RELIANCE/").content.decode()
+    assert f"Under <strong>Balanced</strong>: {STRATEGIES[1].description}" in html
+
+
+def test_stock_page_from_the_table_shows_the_verdict_of_that_strategy(client, universe):
+    make_result("RELIANCE.NS", strategy_id=3, verdict="Strong Sell", score=-0.8)
+    assert client.get("/stocks/RELIANCE/").context["result"].verdict == "Strong Sell"  # newest of any
+    balanced = client.get("/stocks/RELIANCE/", {"strategy": "1"})
+    assert balanced.context["result"].verdict == "Buy"
+    assert STRATEGIES[1].description in balanced.content.decode()
+
+
 def test_stock_page_accepts_yahoo_symbol_and_encoded_ampersand(client, universe):
     assert client.get("/stocks/RELIANCE.NS/").status_code == 200
     response = client.get("/stocks/M%26M/")
@@ -174,6 +253,34 @@ def test_unknown_address_renders_the_404_page_without_internals(client):
     response = client.get("/no/such/page/")
     assert response.status_code == 404
     assert "Resolver404" not in response.content.decode()
+
+
+def test_production_404_page_is_thetools_own(client, settings):
+    settings.DEBUG = False
+    html = client.get("/stocks/NOPE/").content.decode()
+    assert '<a class="brand" href="/">TheTool</a>' in html and "Back to all stocks" in html
+    assert 'name="viewport" content="width=device-width' in html
+
+
+def test_production_500_page_is_thetools_own_and_needs_no_database(client, settings, monkeypatch):
+    from django.template import loader
+
+    settings.DEBUG = False
+    client.raise_request_exception = False
+
+    def crashing(symbol):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selectors, "get_stock", crashing)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/stocks/RELIANCE/")
+        bare = loader.get_template("500.html").render()  # no request, no context processors
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong" in html and '<a class="brand" href="/">TheTool</a>' in html
+    assert 'name="viewport" content="width=device-width' in html and "boom" not in html
+    assert "Something went wrong" in bare
+    assert len(queries) == 0
 
 
 def test_stock_page_says_chart_unavailable_when_prices_fail(client, universe, monkeypatch):
@@ -215,15 +322,15 @@ def test_position_size_follows_the_chosen_capital(client, universe):
         provenance={"source": "demo", "risk_percent": 2.0, "max_position_percent": 20.0},
     )
     # 2% of 100,000 = 2,000 risk / 2.00 per share = 1,000; 20% exposure cap / 100 = 200 shares.
-    assert position_for_capital(result, Decimal("100000")) == 200
-    assert position_for_capital(result, Decimal("1000000")) == 2000
+    assert resize_position(result=result, capital=Decimal("100000")) == 200
+    assert resize_position(result=result, capital=Decimal("1000000")) == 2000
     html = client.get("/stocks/RELIANCE/", {"capital": "1000000"}).content.decode()
     assert "2,000 shares" in html
 
 
 def test_position_size_is_unknown_for_capital_out_of_bounds():
     result = make_result("RELIANCE.NS")
-    assert position_for_capital(result, Decimal("5")) is None
+    assert resize_position(result=result, capital=Decimal("5")) is None
 
 
 # --- Strategies ---------------------------------------------------------------------------------
