@@ -5,11 +5,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import selectors, services
+from jobs.admission import request_job_for_client
+from jobs.idempotency import answer_idempotently
 from jobs.models import AnalysisJob, JobStatus
+from jobs.permissions import CanManageJob
 from jobs.serializers import (
     AnalyzeStocksRequestSerializer,
     AnalyzeTickersRequestSerializer,
@@ -23,6 +27,7 @@ from jobs.serializers import (
     result_row,
     status_payload,
 )
+from jobs.throttles import TooManyJobs
 from thetool.api import ErrorSerializer
 from thetool.exceptions import ServiceUnavailable
 
@@ -50,10 +55,19 @@ def requester(request, channel: str) -> str:
     return f"{channel}:{user or address or 'anonymous'}"
 
 
-def answer_job_request(request, *, serializer_class, symbols_key: str, noun: str, channel: str = "api") -> Response:
+def answer_job_request(request, **kwargs) -> Response:
+    return answer_idempotently(request=request, answer=lambda: _answer_job_request(request, **kwargs))
+
+
+def _answer_job_request(request, *, serializer_class, symbols_key: str, noun: str, channel: str = "api") -> Response:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
-    job, created = services.request_analysis_job(**serializer.validated_data, requested_by=requester(request, channel))
+    try:
+        job, created = request_job_for_client(
+            request=request, **serializer.validated_data, requested_by=requester(request, channel)
+        )
+    except TooManyJobs as exc:
+        raise Throttled(wait=exc.retry_after, detail=exc.message) from None
     if not created:
         return Response(duplicate_payload(job, symbols_key=symbols_key, noun=noun), status=status.HTTP_200_OK)
     if job.status == JobStatus.FAILED and not job.enqueued:
@@ -109,6 +123,8 @@ class JobStatusView(APIView):
 
 
 class CancelJobView(APIView):
+    permission_classes = [*APIView.permission_classes, CanManageJob]
+
     @extend_schema(
         operation_id="analysis_cancel",
         summary="Cancel a queued or processing job",
@@ -119,6 +135,7 @@ class CancelJobView(APIView):
         tags=["analysis"],
     )
     def post(self, request, job_id):
+        self.check_object_permissions(request, selectors.get_job(job_id))
         job = services.cancel_job(job_id=job_id, cancelled_by=requester(request, "api"))
         return Response(status_payload(job, with_results=False))
 
@@ -143,10 +160,14 @@ class AllStocksProgressView(APIView):
 
 class JobFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=JobStatus.choices)
+    mine = filters.BooleanFilter(method="filter_mine", label="Only the jobs I requested")
 
     class Meta:
         model = AnalysisJob
-        fields = ["status"]
+        fields = ["status", "mine"]
+
+    def filter_mine(self, queryset, name, value):
+        return selectors.jobs_requested_by(queryset, user=self.request.user) if value else queryset
 
 
 class JobViewSet(viewsets.GenericViewSet):
@@ -162,7 +183,10 @@ class JobViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Jobs, queued and processing first",
         responses={200: JobStatusSerializer(many=True)},
-        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=list(JobStatus.values))],
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=list(JobStatus.values)),
+            OpenApiParameter("mine", OpenApiTypes.BOOL, description="Only the jobs the signed-in user requested"),
+        ],
         tags=["jobs"],
     )
     def list(self, request):
@@ -196,8 +220,9 @@ class JobViewSet(viewsets.GenericViewSet):
         responses={200: JobStatusSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         tags=["jobs"],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[*APIView.permission_classes, CanManageJob])
     def cancel(self, request, pk=None):
+        self.check_object_permissions(request, selectors.get_job(pk))
         job = services.cancel_job(job_id=pk, cancelled_by=requester(request, "api"))
         return Response(status_payload(job, with_results=False))
 
