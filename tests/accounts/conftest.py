@@ -21,7 +21,8 @@ def accounts(db):
 
 
 @pytest.fixture
-def world(accounts):
+def world(accounts, settings):
+    settings.THETOOL_DATA_SOURCE = "demo"  # pages that draw charts never reach Yahoo
     clear_universe()
     make_stock("RELIANCE")
     make_stock("TCS")
