@@ -52,6 +52,17 @@ def env_float(name, default, *, minimum=None):
     return value
 
 
+def env_rate(name, default):
+    """A DRF throttle rate: N/s, N/min, N/hour or N/day (DRF reads only the period's first letter)."""
+    value = env.str(name, default=default).strip()
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}):
+        raise ImproperlyConfigured(
+            f"Environment variable {name} must look like 30/min (N/s|min|hour|day), got {value!r}"
+        )
+    return value
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -213,10 +224,10 @@ REST_FRAMEWORK = {
     # Requests per period (s, m, h, d). Job creation is charged only when a job is created:
     # a duplicate answer costs nothing (jobs/throttles.py).
     "DEFAULT_THROTTLE_RATES": {
-        "job_create_user": env.str("THETOOL_THROTTLE_JOB_CREATE_USER", default="30/min"),
-        "job_create_anon": env.str("THETOOL_THROTTLE_JOB_CREATE_ANON", default="20/min"),
-        "job_heavy": env.str("THETOOL_THROTTLE_JOB_HEAVY", default="10/hour"),
-        "api_read": env.str("THETOOL_THROTTLE_READ", default="1200/min"),
+        "job_create_user": env_rate("THETOOL_THROTTLE_JOB_CREATE_USER", "30/min"),
+        "job_create_anon": env_rate("THETOOL_THROTTLE_JOB_CREATE_ANON", "20/min"),
+        "job_heavy": env_rate("THETOOL_THROTTLE_JOB_HEAVY", "10/hour"),
+        "api_read": env_rate("THETOOL_THROTTLE_READ", "1200/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

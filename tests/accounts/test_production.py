@@ -120,3 +120,10 @@ def test_a_cross_origin_json_post_with_a_session_needs_the_csrf_token(world, clo
         "/api/stocks/analyze-all-stocks", body, content_type="application/json", headers={"X-CSRFToken": token}
     )
     assert accepted.status_code == 201
+
+
+@pytest.mark.parametrize("name", ["THETOOL_THROTTLE_JOB_CREATE_USER", "THETOOL_THROTTLE_READ"])
+def test_a_malformed_rate_stops_start_up_naming_it(name):
+    result = manage("check", **{name: "fast"})
+    assert result.returncode != 0
+    assert name in result.stderr
