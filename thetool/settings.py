@@ -281,7 +281,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "thetool_cache"}}
+    # MAX_ENTRIES: past it Django culls a third of the rows, which would reset live counters.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "thetool_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- django-q2 ------------------------------------------------------------------------------
 Q_TIMEOUT = env_int("THETOOL_Q_TIMEOUT", 3600, minimum=1)
