@@ -45,8 +45,23 @@ DEDUP_RULE = (
 )
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; nothing was created"),
+    401: OpenApiResponse(ErrorSerializer, description="Sign-in required (session or `Authorization: Token`)"),
+    403: OpenApiResponse(ErrorSerializer, description="`force` would supersede another user's job"),
+    409: OpenApiResponse(ErrorSerializer, description="A request with this Idempotency-Key is still in progress"),
+    422: OpenApiResponse(ErrorSerializer, description="This Idempotency-Key was used with a different body"),
+    429: OpenApiResponse(ErrorSerializer, description="Too many new jobs; see Retry-After. Duplicates never count"),
     503: OpenApiResponse(ErrorSerializer, description="Database or task queue unavailable; retry later"),
 }
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Optional. The same key and body replays the first answer for 24 h (per user).",
+)
+CANCEL_ERRORS = {401: ErrorSerializer, 403: ErrorSerializer}
 
 
 def requester(request, channel: str) -> str:
@@ -85,6 +100,7 @@ class AnalyzeAllStocksView(APIView):
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
         responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
         examples=[
             OpenApiExample("One stock", value={"symbols": ["20MICRONS.NS"], "capital": 100000}, request_only=True)
         ],
@@ -103,6 +119,7 @@ class AnalyzeTickersView(APIView):
         description=DEDUP_RULE + " Same as /api/stocks/analyze-all-stocks, with `tickers` instead of `symbols`.",
         request=AnalyzeTickersRequestSerializer,
         responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
         tags=["analysis"],
     )
     def post(self, request):
@@ -131,7 +148,13 @@ class CancelJobView(APIView):
         description="The worker stops before its next batch and never overwrites the cancelled status. "
         "409 if the job already finished.",
         request=None,
-        responses={200: JobStatusSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={
+            200: JobStatusSerializer,
+            400: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            **CANCEL_ERRORS,
+        },
         tags=["analysis"],
     )
     def post(self, request, job_id):
@@ -207,6 +230,7 @@ class JobViewSet(viewsets.GenericViewSet):
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
         responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
         tags=["jobs"],
     )
     def create(self, request):
@@ -217,7 +241,7 @@ class JobViewSet(viewsets.GenericViewSet):
     @extend_schema(
         summary="Cancel a job",
         request=None,
-        responses={200: JobStatusSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: JobStatusSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **CANCEL_ERRORS},
         tags=["jobs"],
     )
     @action(detail=True, methods=["post"], permission_classes=[*APIView.permission_classes, CanManageJob])
