@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.utils.encoders import JSONEncoder
 
 from jobs.models import IdempotencyRecord
@@ -54,7 +55,8 @@ def _scope(request) -> str:
     user = request.user
     if user.is_authenticated:
         return f"user:{user.pk}"
-    return f"address:{request.META.get('REMOTE_ADDR', '') or 'unknown'}"
+    # The same address the rate limits use (THETOOL_NUM_PROXIES decides whether to trust X-Forwarded-For).
+    return f"address:{BaseThrottle().get_ident(request) or 'unknown'}"
 
 
 def _fingerprint(request) -> str:

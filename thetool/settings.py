@@ -221,6 +221,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.access.SignedInOrOpenAccess"],
     "DEFAULT_THROTTLE_CLASSES": ["jobs.throttles.ReadThrottle"],
+    # Proxies in front that append to X-Forwarded-For. 0: the client's address is REMOTE_ADDR, so a
+    # client cannot pick a fresh anonymous limit by sending its own X-Forwarded-For.
+    "NUM_PROXIES": env_int("THETOOL_NUM_PROXIES", 0, minimum=0),
     # Requests per period (s, m, h, d). Job creation is charged only when a job is created:
     # a duplicate answer costs nothing (jobs/throttles.py).
     "DEFAULT_THROTTLE_RATES": {

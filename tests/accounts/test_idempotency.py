@@ -162,3 +162,17 @@ def test_a_retry_while_the_first_request_is_still_running_gets_409_then_the_repl
     assert results[0].status_code == 201
     replay = create(client)
     assert replay.status_code == 201 and replay.json() == results[0].json()
+
+
+def test_anonymous_open_access_keys_are_scoped_to_the_address(world, client):
+    first = create(client)
+    assert first.status_code == 201
+    assert create(client).json() == first.json()
+    elsewhere = client.post(
+        CREATE,
+        {"symbols": ["TCS.NS"]},
+        content_type="application/json",
+        headers={"Idempotency-Key": "key-1"},
+        REMOTE_ADDR="10.0.0.2",
+    )
+    assert elsewhere.status_code == 201

@@ -62,6 +62,18 @@ def test_anonymous_clients_are_limited_per_address_when_open(world, client, rate
     assert other_address.status_code == 201
 
 
+def test_a_forged_forwarded_for_header_does_not_reset_the_anonymous_limit(world, client, rates):
+    rates(job_create_anon="1/min")
+    assert create(client, 100000).status_code == 201
+    forged = client.post(
+        CREATE,
+        {"symbols": ["RELIANCE.NS"], "capital": 100001},
+        content_type="application/json",
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
+    assert forged.status_code == 429
+
+
 @pytest.mark.parametrize("heavy", [{"force": True}, {"symbols": []}], ids=["force", "all-stocks"])
 def test_forced_and_full_universe_jobs_have_a_stricter_limit(world, closed, client_as, rates, heavy):
     client = client_as(world["user"])
