@@ -25,6 +25,19 @@ class StaleFilter(admin.SimpleListFilter):
         return queryset
 
 
+class MineFilter(admin.SimpleListFilter):
+    title = "requested by"
+    parameter_name = "mine"
+
+    def lookups(self, request, model_admin):
+        return [("true", "My jobs")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "true":
+            return selectors.jobs_requested_by(queryset, user=request.user)
+        return queryset
+
+
 @admin.register(AnalysisJob)
 class AnalysisJobAdmin(admin.ModelAdmin):
     list_display = [
@@ -36,11 +49,13 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         "age",
         "heartbeat",
         "duplicate_count",
+        "requested_by_user",
         "requested_by",
         "created_at",
     ]
-    list_filter = ["status", StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
-    search_fields = ["id", "symbols", "requested_by"]
+    list_select_related = ["requested_by_user"]
+    list_filter = ["status", MineFilter, StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
+    search_fields = ["id", "symbols", "requested_by", "requested_by_user__username"]
     list_per_page = 50
     actions = ["cancel_jobs", "recover_jobs_now", "rerun_jobs"]
     fieldsets = [
@@ -76,7 +91,10 @@ class AnalysisJobAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Requests", {"fields": ["requested_by", "duplicate_count", "last_duplicate_at", "superseded_by"]}),
+        (
+            "Requests",
+            {"fields": ["requested_by_user", "requested_by", "duplicate_count", "last_duplicate_at", "superseded_by"]},
+        ),
     ]
     # Everything shown is read-only: jobs change only through the actions.
     readonly_fields = flatten_fieldsets(fieldsets)
@@ -90,6 +108,17 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         # Read-only: every change goes through an action (cancel, recover now, re-run).
         return False
+
+    # Each action needs its own model permission (jobs.cancel_analysisjob, ...), granted per staff
+    # user or group; superusers have them all. Django hides an action its user may not run.
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("jobs.cancel_analysisjob")
+
+    def has_recover_permission(self, request):
+        return request.user.has_perm("jobs.recover_analysisjob")
+
+    def has_rerun_permission(self, request):
+        return request.user.has_perm("jobs.rerun_analysisjob")
 
     @admin.display(description="Job")
     def short_id(self, job):
@@ -141,7 +170,7 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         url = reverse("admin:stocks_analysisresult_changelist") + f"?job__id__exact={job.pk}"
         return format_html('<a href="{}">{} results</a>', url, job.completed)
 
-    @admin.action(description="Cancel selected jobs")
+    @admin.action(description="Cancel selected jobs", permissions=["cancel"])
     def cancel_jobs(self, request, queryset):
         done = 0
         for job in queryset:
@@ -153,16 +182,18 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"Cancelled {done} job(s).", messages.SUCCESS)
 
-    @admin.action(description="Recover selected stale jobs now")
+    @admin.action(description="Recover selected stale jobs now", permissions=["recover"])
     def recover_jobs_now(self, request, queryset):
         report = execution.recover_stale_jobs(job_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Recovery: {report}.", messages.INFO)
 
-    @admin.action(description="Re-run selected jobs (forced new job)")
+    @admin.action(description="Re-run selected jobs (forced new job)", permissions=["rerun"])
     def rerun_jobs(self, request, queryset):
         for job in queryset:
             try:
-                new_job = services.rerun_job(job_id=job.pk, requested_by=f"admin:{request.user.get_username()}")
+                new_job = services.rerun_job(
+                    job_id=job.pk, requested_by=f"admin:{request.user.get_username()}", requested_by_user=request.user
+                )
                 self.message_user(request, f"Job {job.pk} re-run as {new_job.pk}.", messages.SUCCESS)
             except ApplicationError as exc:
                 self.message_user(request, f"Job {job.pk}: {exc.message}", messages.ERROR)

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -62,7 +63,12 @@ class AnalysisJob(models.Model):
     superseded_by = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="supersedes"
     )
-    requested_by = models.CharField(max_length=150, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True, help_text="Channel and requester, e.g. api:alice")
+    # The account that asked for the job: only it (or staff) may cancel or force-supersede it.
+    # Null for open-access anonymous requests (requested_by then says api:<address>).
+    requested_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="analysis_jobs"
+    )
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -71,6 +77,12 @@ class AnalysisJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # The admin actions, each granted on its own (jobs are otherwise read-only in the admin).
+        permissions = [
+            ("cancel_analysisjob", "Can cancel analysis jobs"),
+            ("recover_analysisjob", "Can recover stale analysis jobs"),
+            ("rerun_analysisjob", "Can re-run analysis jobs"),
+        ]
         constraints = [
             # Deduplication: at most one queued/processing job per analysis. This, not a
             # read-then-write check, is what holds across processes and hosts.
@@ -112,3 +124,28 @@ class AnalysisJob(models.Model):
         if not self.total:
             return 100 if self.status == JobStatus.COMPLETED else 0
         return int(self.completed * 100 / self.total)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a job request sent with an `Idempotency-Key` header, replayed on retries.
+
+    `scope` is who sent it ("user:<id>", or "address:<ip>" for open-access anonymous clients), so
+    two clients never see each other's answers. `response_status` is null while the first request
+    is still being decided (a retry then gets 409).
+    """
+
+    scope = models.CharField(max_length=100)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            # One record per key and client: the insert that wins decides, the others replay or wait.
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_one_record_per_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.scope} {self.key} ({self.response_status or 'in progress'})"

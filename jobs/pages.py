@@ -21,8 +21,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs import exports, selectors, services
+from jobs.admission import request_job_for_client
 from jobs.exceptions import InvalidJobId, JobNotEnqueued, JobNotFound
 from jobs.models import AnalysisJob, JobStatus
+from jobs.permissions import ensure_may_manage_job
 from stocks import strategies
 from stocks.models import Verdict
 from thetool.exceptions import ApplicationError
@@ -132,7 +134,8 @@ def _request_job(request, data: dict, *, symbols: list[str]) -> AnalysisJob | No
         messages.error(request, "Select at least one stock, or use Analyze All.")
         return None
     try:
-        job, created = services.request_analysis_job(
+        job, created = request_job_for_client(
+            request=request,
             symbols=symbols if data["action"] == "selected" else None,
             capital=data["capital"],
             strategy_id=data["strategy"],
@@ -179,6 +182,7 @@ def cancel(request, job_id):
     back = _local_next(request, default=reverse("job-detail", args=[job.pk]))
     reason = f"Cancelled from {cancel_origin(back)}"
     try:
+        ensure_may_manage_job(user=request.user, job=job, action="cancel")
         services.cancel_job(job_id=job.pk, reason=reason, cancelled_by=requested_by(request))
     except ApplicationError as exc:
         messages.warning(request, exc.message)
@@ -191,11 +195,14 @@ def cancel(request, job_id):
 def job_list(request):
     status = request.GET.get("status", "")
     status = status if status in JobStatus.values else ""
-    page = Paginator(selectors.jobs_active_first(status=status or None), JOBS_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    mine = request.GET.get("mine") == "true"
+    jobs = selectors.jobs_active_first(status=status or None)
+    if mine:
+        jobs = selectors.jobs_requested_by(jobs, user=request.user)
+    page = Paginator(jobs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
+        "mine": mine,
         "status": status,
         "statuses": JobStatus.values,
         "any_active": any(job.is_active for job in page),

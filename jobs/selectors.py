@@ -34,8 +34,15 @@ def active_first(jobs: QuerySet[AnalysisJob]) -> QuerySet[AnalysisJob]:
 
 
 def jobs_active_first(*, status: str | None = None) -> QuerySet[AnalysisJob]:
-    jobs = active_first(AnalysisJob.objects.all())
+    jobs = active_first(AnalysisJob.objects.select_related("requested_by_user"))
     return jobs.filter(status=status) if status else jobs
+
+
+def jobs_requested_by(jobs: QuerySet[AnalysisJob], *, user) -> QuerySet[AnalysisJob]:
+    """ "My jobs": the ones this account requested (none for an anonymous client)."""
+    if user is None or not user.is_authenticated:
+        return jobs.none()
+    return jobs.filter(requested_by_user=user)
 
 
 def active_jobs() -> QuerySet[AnalysisJob]:

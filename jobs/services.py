@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -171,11 +172,16 @@ def request_analysis_job(
     max_position_percent=None,
     force: bool = False,
     requested_by: str = "",
+    requested_by_user=None,
+    admit: Callable[..., None] | None = None,
 ) -> tuple[AnalysisJob, bool]:
     """Return the active job for this analysis (created=False) or a new, enqueued one (created=True).
 
     Raises ApplicationError subclasses for bad input (nothing is written) and ServiceUnavailable
     when the database keeps failing (nothing half-created: the decision is one transaction).
+    `admit(spec=, replacing=, force=)` is called inside the locked decision only when a job is
+    about to be created (never for a duplicate); it raises to refuse (permission, rate limit),
+    and then nothing changes: not even the job it would have replaced.
     """
     spec = build_analysis_spec(
         symbols=symbols,
@@ -184,7 +190,9 @@ def request_analysis_job(
         risk_percent=risk_percent,
         max_position_percent=max_position_percent,
     )
-    job, created = _decide_with_retries(spec=spec, force=force, requested_by=requested_by)
+    job, created = _decide_with_retries(
+        spec=spec, force=force, requested_by=requested_by, requested_by_user=requested_by_user, admit=admit
+    )
     if created:
         # Hand the job to the broker only once its row is committed, so a worker never looks
         # for a job that is not there yet. Outside a transaction this runs immediately.
@@ -193,13 +201,13 @@ def request_analysis_job(
     return job, created
 
 
-def _decide_with_retries(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[AnalysisJob, bool]:
+def _decide_with_retries(*, spec: AnalysisSpec, force: bool, **requester) -> tuple[AnalysisJob, bool]:
     attempts = settings.THETOOL_JOB_CREATE_RETRIES
     backoff = settings.THETOOL_JOB_CREATE_BACKOFF
     attempt = races = 0
     while True:
         try:
-            return _decide(spec=spec, force=force, requested_by=requested_by)
+            return _decide(spec=spec, force=force, **requester)
         except IntegrityError:
             # Another request inserted the active job between our read and our insert.
             races += 1
@@ -219,7 +227,9 @@ def _decide_with_retries(*, spec: AnalysisSpec, force: bool, requested_by: str) 
             time.sleep(backoff * attempt)
 
 
-def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[AnalysisJob, bool]:
+def _decide(
+    *, spec: AnalysisSpec, force: bool, requested_by: str, requested_by_user=None, admit=None
+) -> tuple[AnalysisJob, bool]:
     now = timezone.now()
     if not force:
         # Fast path for the common duplicate: a plain read, no lock. Correctness does not depend
@@ -232,6 +242,10 @@ def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[Anal
         if active is not None:
             if not force and is_job_live(active, now=now):
                 return _count_duplicate(active, now=now), False
+        if admit is not None:
+            # Under the lock: the job it would replace cannot change owner or finish meanwhile.
+            admit(spec=spec, replacing=active, force=force)
+        if active is not None:
             if force:
                 reason, new_status = "Superseded by a forced request", JobStatus.CANCELLED
             else:
@@ -249,6 +263,7 @@ def _decide(*, spec: AnalysisSpec, force: bool, requested_by: str) -> tuple[Anal
             data_source=spec.data_source,
             is_all_stocks=spec.is_all_stocks,
             requested_by=requested_by[:150],
+            requested_by_user=requested_by_user,
         )
         logger.info("Creating new analysis job %s for %d symbols", job.pk, job.total)
         if active is not None:
@@ -332,7 +347,7 @@ def cancel_job(*, job_id, reason: str = "Cancelled by request", cancelled_by: st
     return job
 
 
-def rerun_job(*, job_id, requested_by: str = "") -> AnalysisJob:
+def rerun_job(*, job_id, requested_by: str = "", requested_by_user=None) -> AnalysisJob:
     """Start a forced new job with the same analysis as an existing one."""
     job = get_job(job_id)
     new_job, _ = request_analysis_job(
@@ -343,5 +358,6 @@ def rerun_job(*, job_id, requested_by: str = "") -> AnalysisJob:
         max_position_percent=job.max_position_percent,
         force=True,
         requested_by=requested_by,
+        requested_by_user=requested_by_user,
     )
     return new_job

@@ -1,15 +1,20 @@
 """The job API. Views validate, call a service and serialise; the decisions live in jobs.services."""
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from jobs import selectors, services
+from jobs.admission import request_job_for_client
+from jobs.idempotency import answer_idempotently
 from jobs.models import AnalysisJob, JobStatus
+from jobs.permissions import CanManageJob
 from jobs.serializers import (
     AnalyzeStocksRequestSerializer,
     AnalyzeTickersRequestSerializer,
@@ -22,6 +27,7 @@ from jobs.serializers import (
     TickerJobCreatedSerializer,
     TickerJobDuplicateSerializer,
 )
+from jobs.throttles import TooManyJobs
 from thetool.api import require_json
 from thetool.exceptions import ServiceUnavailable
 from thetool.schema import READ_ERRORS, WRITE_ERRORS, error_responses
@@ -38,7 +44,15 @@ DEDUP_RULE = (
     "was handed to the django-q2 broker. Database failure answers **503** with `Retry-After`, never a "
     "duplicate or a conflict."
 )
-CREATE_ERRORS = error_responses(*WRITE_ERRORS)
+# 409: an Idempotency-Key still being decided; 422: a key reused with another body.
+CREATE_ERRORS = error_responses(*WRITE_ERRORS, 409, 422)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Optional. The same key and body replays the first answer for 24 h (per user).",
+)
 JOB_ERRORS = error_responses(*READ_ERRORS, 404)  # 400 for a malformed job id, 404 for an unknown one
 CANCEL_ERRORS = error_responses(*WRITE_ERRORS, 404, 409)
 LIST_ERRORS = error_responses(*READ_ERRORS, 404)  # 404 for a page number out of range
@@ -50,7 +64,11 @@ def requester(request, channel: str) -> str:
     return f"{channel}:{user or address or 'anonymous'}"
 
 
-def answer_job_request(
+def answer_job_request(request, **kwargs) -> Response:
+    return answer_idempotently(request=request, answer=lambda: _answer_job_request(request, **kwargs))
+
+
+def _answer_job_request(
     request,
     *,
     serializer_class: type[Serializer],
@@ -62,7 +80,12 @@ def answer_job_request(
     require_json(request)
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
-    job, created = services.request_analysis_job(**serializer.validated_data, requested_by=requester(request, channel))
+    try:
+        job, created = request_job_for_client(
+            request=request, **serializer.validated_data, requested_by=requester(request, channel)
+        )
+    except TooManyJobs as exc:
+        raise Throttled(wait=exc.retry_after, detail=exc.message) from None
     if not created:
         return Response(duplicate_serializer(job).data, status=status.HTTP_200_OK)
     if job.status == JobStatus.FAILED and not job.enqueued:
@@ -91,6 +114,7 @@ class AnalyzeAllStocksView(APIView):
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
         responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **CREATE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
         examples=[
             OpenApiExample("One stock", value={"symbols": ["20MICRONS.NS"], "capital": 100000}, request_only=True)
         ],
@@ -107,6 +131,7 @@ class AnalyzeTickersView(APIView):
         description=DEDUP_RULE + " Same as /api/stocks/analyze-all-stocks, with `tickers` instead of `symbols`.",
         request=AnalyzeTickersRequestSerializer,
         responses={201: TickerJobCreatedSerializer, 200: TickerJobDuplicateSerializer, **CREATE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
         tags=["analysis"],
     )
     def post(self, request):
@@ -130,6 +155,8 @@ class JobStatusView(APIView):
 
 
 class CancelJobView(APIView):
+    permission_classes = [*APIView.permission_classes, CanManageJob]
+
     @extend_schema(
         operation_id="analysis_cancel",
         summary="Cancel a queued or processing job",
@@ -140,6 +167,7 @@ class CancelJobView(APIView):
         tags=["analysis"],
     )
     def post(self, request, job_id):
+        self.check_object_permissions(request, selectors.get_job(job_id))
         job = services.cancel_job(job_id=job_id, cancelled_by=requester(request, "api"))
         return Response(JobStatusSerializer(job).data)
 
@@ -158,10 +186,14 @@ class AllStocksProgressView(APIView):
 
 class JobFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=JobStatus.choices)
+    mine = filters.BooleanFilter(method="filter_mine", label="Only the jobs the signed-in user requested")
 
     class Meta:
         model = AnalysisJob
-        fields = ["status"]
+        fields = ["status", "mine"]
+
+    def filter_mine(self, queryset, name, value):
+        return selectors.jobs_requested_by(queryset, user=self.request.user) if value else queryset
 
 
 class JobViewSet(viewsets.GenericViewSet):
@@ -192,6 +224,7 @@ class JobViewSet(viewsets.GenericViewSet):
         description=DEDUP_RULE,
         request=AnalyzeStocksRequestSerializer,
         responses={201: JobCreatedSerializer, 200: JobDuplicateSerializer, **CREATE_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
         tags=["jobs"],
     )
     def create(self, request):
@@ -203,8 +236,9 @@ class JobViewSet(viewsets.GenericViewSet):
         responses={200: JobStatusSerializer, **CANCEL_ERRORS},
         tags=["jobs"],
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[*APIView.permission_classes, CanManageJob])
     def cancel(self, request, pk=None):
+        self.check_object_permissions(request, selectors.get_job(pk))
         job = services.cancel_job(job_id=pk, cancelled_by=requester(request, "api"))
         return Response(JobStatusSerializer(job).data)
 

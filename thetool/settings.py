@@ -52,6 +52,17 @@ def env_float(name, default, *, minimum=None):
     return value
 
 
+def env_rate(name, default):
+    """A DRF throttle rate: N/s, N/min, N/hour or N/day (DRF reads only the period's first letter)."""
+    value = env.str(name, default=default).strip()
+    count, _, period = value.partition("/")
+    if not (count.isdigit() and period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}):
+        raise ImproperlyConfigured(
+            f"Environment variable {name} must look like 30/min (N/s|min|hour|day), got {value!r}"
+        )
+    return value
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -61,6 +72,37 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = _typed("DJANGO_ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = _typed("DJANGO_CSRF_TRUSTED_ORIGINS", env.list, [])
+
+# --- Who may use it -------------------------------------------------------------------------
+# Open access (no sign-in) is for the single-user laptop: on by default only while debugging,
+# which is what `make run` on a fresh clone does. Production (DJANGO_DEBUG=false) always requires
+# sign-in: anyone who can reach an open port could otherwise start jobs.
+THETOOL_OPEN_ACCESS = env_bool("THETOOL_OPEN_ACCESS", DEBUG)
+if THETOOL_OPEN_ACCESS and not DEBUG:
+    raise ImproperlyConfigured(
+        "Environment variable THETOOL_OPEN_ACCESS cannot be true when DJANGO_DEBUG is false "
+        "(production requires sign-in)"
+    )
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "stock-list"
+LOGOUT_REDIRECT_URL = "stock-list"
+
+# --- Production hardening (behind a TLS-terminating proxy) ----------------------------------
+# Each is on when not debugging, so `manage.py check --deploy` is clean with the production env.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Only behind a proxy that sets this header itself (and strips it from clients): "HTTP_X_FORWARDED_PROTO,https".
+_proxy_header = _typed("DJANGO_SECURE_PROXY_SSL_HEADER", env.list, [])
+if _proxy_header and len(_proxy_header) != 2:
+    raise ImproperlyConfigured("Environment variable DJANGO_SECURE_PROXY_SSL_HEADER must be HEADER,value")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) or None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,11 +114,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files, not a CDN
     "django_q",
     "stocks",
     "jobs",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +134,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SignInRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "thetool.middleware.UTCForAPIMiddleware",
@@ -107,6 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.access",
             ],
         },
     },
@@ -179,8 +225,25 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Token first, so an anonymous API call is told how to authenticate (401 + WWW-Authenticate).
+    # Session keeps the browsable API usable, and enforces CSRF on its unsafe requests.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.access.SignedInOrOpenAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["jobs.throttles.ReadThrottle"],
+    # Proxies in front that append to X-Forwarded-For. 0: the client's address is REMOTE_ADDR, so a
+    # client cannot pick a fresh anonymous limit by sending its own X-Forwarded-For.
+    "NUM_PROXIES": env_int("THETOOL_NUM_PROXIES", 0, minimum=0),
+    # Requests per period (s, m, h, d). Job creation is charged only when a job is created:
+    # a duplicate answer costs nothing (jobs/throttles.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "job_create_user": env_rate("THETOOL_THROTTLE_JOB_CREATE_USER", "30/min"),
+        "job_create_anon": env_rate("THETOOL_THROTTLE_JOB_CREATE_ANON", "20/min"),
+        "job_heavy": env_rate("THETOOL_THROTTLE_JOB_HEAVY", "10/hour"),
+        "api_read": env_rate("THETOOL_THROTTLE_READ", "1200/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TheTool API",
@@ -190,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["accounts.access.SignedInOrOpenAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "thetool.schema.document_retry_after"],
     # /api/docs/ loads Swagger UI (pinned by drf-spectacular-sidecar in requirements.txt) from our own
@@ -230,9 +294,26 @@ THETOOL_JOB_STALE_SECONDS = env_int("THETOOL_JOB_STALE_SECONDS", 120, minimum=1)
 THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
+# How long an Idempotency-Key is remembered (and its first answer replayed), seconds.
+THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS = env_int("THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=60)
+
+# --- Cache: the API throttles' counters ----------------------------------------------------
+# Shared by every web process (LocMemCache would count per process): Redis when configured,
+# else a table in the database (created by a migration).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    # MAX_ENTRIES: past it Django culls a third of the rows, which would reset live counters.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "thetool_cache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 # --- django-q2 ------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
 Q_TIMEOUT = env_int("THETOOL_Q_TIMEOUT", 3600, minimum=1)
 Q_CLUSTER = {
     "name": "thetool",

@@ -1,0 +1,159 @@
+"""Every URL × {anonymous, user, other user, staff} × {open access on, off}: the expected status.
+
+The URL list comes from the URL conf, so a new URL cannot be forgotten: it fails
+`test_every_url_is_classified` until it has a row in EXPECTED (or, under /admin/, follows the
+admin's own rule). The world: alice ("user") requested a running job; bob is "other"; carol is staff.
+"""
+
+import re
+
+import pytest
+from django.urls import URLResolver, get_resolver
+
+# Expected status per role: (anonymous with open access, anonymous without, user, other, staff).
+# Signed-in users are treated the same whether open access is on or off.
+READ = ("GET", None, (200, 401, 200, 200, 200))
+PAGE = ("GET", None, (200, 302, 200, 200, 200))
+SIGNED_IN_PAGE = ("GET", None, (302, 302, 200, 200, 200))
+# An anonymous client may not cancel alice's job even with open access: 401, sign in as alice.
+CANCEL_API = ("POST", None, (401, 401, 200, 403, 200))
+EXPECTED = {
+    # API (the JSON error shape for every refusal)
+    "api/schema/": READ,
+    "api/docs/": READ,
+    "api/stocks/analyze-all-stocks": ("POST", {"symbols": ["RELIANCE.NS"]}, (201, 401, 201, 201, 201)),
+    "api/analysis/analyze": ("POST", {"tickers": ["RELIANCE.NS"]}, (201, 401, 201, 201, 201)),
+    "api/stocks/all-stocks/progress": READ,
+    "api/analysis/status/<str:job_id>": READ,
+    "api/analysis/cancel/<str:job_id>": CANCEL_API,
+    "api/jobs/": READ,
+    "api/jobs/<pk>/": READ,
+    "api/jobs/<pk>/cancel/": CANCEL_API,
+    "api/jobs/<pk>/results/": READ,
+    "api/stocks/": READ,
+    "api/stocks/<symbol:symbol>/": READ,
+    "api/stocks/<symbol:symbol>/history/": READ,
+    "api/strategies/": READ,
+    "api/strategies/<int:strategy_id>/": READ,
+    # Accounts
+    "accounts/login/": ("GET", None, (200, 200, 302, 302, 302)),
+    "accounts/logout/": ("POST", None, (302, 302, 302, 302, 302)),
+    "accounts/password/": SIGNED_IN_PAGE,
+    "accounts/password/done/": SIGNED_IN_PAGE,
+    "accounts/": SIGNED_IN_PAGE,
+    "accounts/token/": ("POST", None, (302, 302, 302, 302, 302)),
+    "accounts/token/revoke/": ("POST", None, (302, 302, 302, 302, 302)),
+    # Pages (forms answer with a redirect and a message)
+    "": PAGE,
+    "analyze/": ("POST", None, (302, 302, 302, 302, 302)),
+    "stocks/<symbol:symbol>/": PAGE,
+    "strategies/": PAGE,
+    "jobs/": PAGE,
+    "jobs/<str:job_id>/": PAGE,
+    "jobs/<str:job_id>/progress/": PAGE,
+    "jobs/<str:job_id>/cancel/": ("POST", None, (302, 302, 302, 302, 302)),
+    "jobs/<str:job_id>/results.csv": PAGE,
+    "jobs/<str:job_id>/results.xlsx": PAGE,
+}
+ROLES = ["anonymous", "user", "other", "staff"]
+# Under /admin/ the admin's own rule: only staff get in; everyone else is sent to its sign-in page.
+ADMIN_PUBLIC = {"admin:login", "admin:logout"}
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace
+            inner = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        else:
+            name = f"{namespace}:{pattern.name}" if namespace and pattern.name else pattern.name
+            yield name, _route(prefix + str(pattern.pattern))
+
+
+def _route(raw: str) -> str:
+    """One spelling for path() and the router's regexes: api/^jobs/(?P<pk>[^/]+)/$ -> api/jobs/<pk>/."""
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", raw)
+    return route.replace("^", "").replace("$", "").replace("/?", "/")
+
+
+def discovered_urls() -> list[tuple[str | None, str]]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def _concrete(route: str, world) -> str:
+    values = {
+        "job_id": str(world["job"].pk),
+        "pk": str(world["job"].pk),
+        "symbol": "RELIANCE.NS",
+        "strategy_id": "1",
+    }
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
+
+
+def test_every_url_is_classified():
+    unclassified = [
+        f"{name or '(unnamed)'} -> /{route}"
+        for name, route in discovered_urls()
+        if not route.startswith("admin/") and route not in EXPECTED
+    ]
+    assert not unclassified, (
+        "URLs with no expected statuses: add each to EXPECTED in tests/accounts/test_access_matrix.py "
+        f"(and decide who may reach it): {unclassified}"
+    )
+    stale = set(EXPECTED) - {route for _, route in discovered_urls()}
+    assert not stale, f"EXPECTED lists URLs that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("open_access", [True, False], ids=["open", "closed"])
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", sorted(EXPECTED))
+def test_status_by_url_role_and_open_access(route, role, open_access, world, settings, client_as):
+    settings.THETOOL_OPEN_ACCESS = open_access
+    method, body, statuses = EXPECTED[route]
+    index = {"anonymous": 0 if open_access else 1, "user": 2, "other": 3, "staff": 4}[role]
+    client = client_as(world.get(role))
+    url = _concrete(route, world)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, body, content_type="application/json") if body else client.post(url)
+    assert response.status_code == statuses[index], f"{method} {url} as {role}: {response.status_code}"
+    if "json" in response.get("Content-Type", "") and response.status_code >= 400:
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    if role == "anonymous" and not open_access and response.status_code == 302 and not route.startswith("accounts/"):
+        assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("open_access", [True, False], ids=["open", "closed"])
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_lets_in_only_staff(role, open_access, world, settings, client_as):
+    settings.THETOOL_OPEN_ACCESS = open_access
+    client = client_as(world.get(role))
+    wrong = []
+    admin_urls = [(name, route) for name, route in discovered_urls() if route.startswith("admin/") and name]
+    assert len(admin_urls) > 20
+    for name, route in admin_urls:
+        if name in ADMIN_PUBLIC:
+            continue
+        url = _admin_url(route, world)
+        response = client.get(url)
+        if role == "staff":
+            # In, though the admin itself may refuse a page by design (add on read-only models: 403).
+            ok = response.status_code in (200, 302, 403, 404) and "login" not in response.get("Location", "")
+        else:
+            ok = response.status_code == 302 and response["Location"].startswith("/admin/login/")
+        if not ok:
+            wrong.append(f"{name} {url}: {response.status_code} {response.get('Location', '')}")
+    assert not wrong, f"as {role}: {wrong}"
+
+
+def _admin_url(route: str, world) -> str:
+    values = {
+        "object_id": str(world["job"].pk) if route.startswith("admin/jobs/") else str(world["user"].pk),
+        "id": str(world["user"].pk),
+        "app_label": "jobs",
+        "content_type_id": "1",
+        "url": "",
+    }
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
