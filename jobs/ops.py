@@ -1,0 +1,252 @@
+"""Reads for operators (selectors): queue, stale jobs, clusters alive, failure reasons and trends.
+
+Everything here is read from the database at call time, so every web process on every host
+answers the same numbers (a process-local counter would only know its own requests).
+Reasons are grouped in SQL (`Case`/`When` on the stored text), never by loading rows.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDay, TruncHour
+from django_q.models import Task
+
+from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobStatus
+from stocks.models import AnalysisResult
+
+# The scheduled reaper (migration jobs.0002). Its task rows show when a cluster last ran it.
+REAPER_FUNC = "jobs.tasks.recover_stale_jobs"
+
+# Why a whole job failed, from the first words of `status_reason` (written by jobs.services,
+# jobs.execution and jobs.tasks). First match wins; anything else is "other".
+JOB_FAILURE_REASONS = [
+    ("retired", "Retired by a new request"),
+    ("gave_up", "Gave up after"),
+    ("source_unavailable", "Market data source unavailable"),
+    ("timeout", "Exceeded the task time limit"),
+    ("enqueue_refused", "Could not hand the job"),
+    ("crashed", "Unexpected error"),
+]
+
+# Why one symbol failed, from words in AnalysisResult.error (written by stocks.market_data and
+# stocks.indicators). Order matters: "no data returned by Yahoo (... timed out)" is a network error.
+SYMBOL_ERROR_REASONS = [
+    ("rate_limit", ["rate-limit", "rate limit", "ratelimit"]),
+    ("network", ["did not answer", "unreachable", "did not finish within", "timed out", "timeout", "connection"]),
+    ("no_data", ["no data", "no bars", "no csv file", "not a valid yahoo symbol"]),
+    (
+        "bad_data",
+        ["missing column", "unreadable", "non-numeric", "needs at least", "high <", "duplicate", "unsorted", " on "],
+    ),
+]
+SYMBOL_ERROR_CATEGORIES = [name for name, _ in SYMBOL_ERROR_REASONS] + ["other"]
+
+# A job cancelled because a `force: true` request replaced it (jobs.services writes this reason).
+FORCED = Q(status=JobStatus.CANCELLED, status_reason__startswith="Superseded by a forced request")
+
+RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "hour"), "30d": (timedelta(days=30), "day")}
+
+
+def job_failure_reason_expr() -> Case:
+    whens = [When(status_reason__startswith=prefix, then=Value(name)) for name, prefix in JOB_FAILURE_REASONS]
+    return Case(*whens, default=Value("other"), output_field=CharField())
+
+
+def symbol_error_reason_expr() -> Case:
+    whens = []
+    for name, words in SYMBOL_ERROR_REASONS:
+        condition = Q()
+        for word in words:
+            condition |= Q(error__icontains=word)
+        whens.append(When(condition, then=Value(name)))
+    return Case(*whens, default=Value("other"), output_field=CharField())
+
+
+def stale_jobs(*, now: datetime) -> QuerySet[AnalysisJob]:
+    """Active jobs with no sign of life for THETOOL_JOB_STALE_SECONDS (the rule of selectors.is_stale, in SQL)."""
+    stale_before = now - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
+    return (
+        AnalysisJob.objects.filter(status__in=ACTIVE_STATUSES)
+        .annotate(last_sign_of_life=Coalesce("heartbeat_at", "enqueued_at", "created_at"))
+        .filter(last_sign_of_life__lt=stale_before)
+    )
+
+
+def get_queue_summary(*, now: datetime) -> dict:
+    """Queued and processing counts, stale count and the age of the oldest queued job (seconds or None)."""
+    counts = AnalysisJob.objects.filter(status__in=ACTIVE_STATUSES).aggregate(
+        queued=Count("pk", filter=Q(status=JobStatus.QUEUED)),
+        processing=Count("pk", filter=Q(status=JobStatus.PROCESSING)),
+        oldest_queued=Min("created_at", filter=Q(status=JobStatus.QUEUED)),
+    )
+    oldest = counts.pop("oldest_queued")
+    counts["oldest_queued_age_seconds"] = round((now - oldest).total_seconds(), 1) if oldest else None
+    counts["stale"] = stale_jobs(now=now).count()
+    return counts
+
+
+def get_reaper_last_run() -> datetime | None:
+    """When a cluster last finished running the reaper (django-q2 keeps its task rows)."""
+    return Task.objects.filter(func=REAPER_FUNC).aggregate(last=Max("stopped"))["last"]
+
+
+def get_cluster_status(*, now: datetime) -> dict:
+    """Which django-q2 clusters are alive.
+
+    django-q2 publishes each cluster's status (`Stat`, refreshed every 0.5 s, expiring after 3 s)
+    through the broker: Redis shares it between hosts, but the ORM broker keeps it in Django's
+    cache, which is per process unless a shared cache is configured. So a cluster also counts as
+    alive when the reaper, which only a running cluster's scheduler starts, finished recently.
+    """
+    clusters = []
+    try:
+        from django_q.status import Stat
+
+        for stat in Stat.get_all():
+            clusters.append(
+                {
+                    "cluster_id": str(stat.cluster_id),
+                    "host": stat.host,
+                    "status": stat.status,
+                    "workers": len(stat.workers),
+                }
+            )
+    except Exception as exc:  # a broker that cannot be read is reported by the broker check
+        clusters_error = f"{type(exc).__name__}: {exc}"
+    else:
+        clusters_error = None
+    last_run = get_reaper_last_run()
+    age = round((now - last_run).total_seconds(), 1) if last_run else None
+    recent_reaper = age is not None and age <= settings.THETOOL_READY_REAPER_MAX_AGE_SECONDS
+    return {
+        "alive": bool(clusters) or recent_reaper,
+        "clusters": clusters,
+        "workers": sum(c["workers"] for c in clusters),
+        "reaper_last_run": last_run.isoformat() if last_run else None,
+        "reaper_last_run_age_seconds": age,
+        "error": clusters_error,
+    }
+
+
+def get_job_totals() -> dict:
+    """Lifetime totals of the job table (what is left of it after `prune`)."""
+    totals = AnalysisJob.objects.aggregate(
+        created=Count("pk"),
+        duplicates=Coalesce(Sum("duplicate_count"), 0),
+        forced=Count("pk", filter=FORCED),
+        cancelled=Count("pk", filter=Q(status=JobStatus.CANCELLED)),
+        completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
+        failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+        # A job claimed more than once was recovered: re-queued after its worker died, then resumed.
+        recovered=Count("pk", filter=Q(attempt__gt=1)),
+    )
+    return totals
+
+
+def get_job_failures_by_reason(*, since: datetime | None = None) -> dict[str, int]:
+    jobs = AnalysisJob.objects.filter(status=JobStatus.FAILED)
+    if since is not None:
+        jobs = jobs.filter(created_at__gte=since)
+    rows = jobs.annotate(reason=job_failure_reason_expr()).values("reason").annotate(n=Count("pk")).order_by()
+    return {row["reason"]: row["n"] for row in rows}
+
+
+def get_symbol_totals() -> dict:
+    """Symbols analysed by jobs, and failed symbols by reason."""
+    results = AnalysisResult.objects.filter(job__isnull=False)
+    analysed = results.filter(error="").count()
+    rows = (
+        results.exclude(error="").annotate(reason=symbol_error_reason_expr()).values("reason").annotate(n=Count("pk"))
+    ).order_by()
+    failed = dict.fromkeys(SYMBOL_ERROR_CATEGORIES, 0)
+    failed.update({row["reason"]: row["n"] for row in rows})
+    return {"analysed": analysed, "failed": failed}
+
+
+def count_jobs_by_bucket(
+    *, jobs: QuerySet[AnalysisJob], start: str, end: str, buckets_seconds: list[float]
+) -> tuple[list[int], float, int]:
+    """Cumulative counts of jobs whose (end - start) is <= each bucket, their total seconds, and their count.
+
+    One SQL aggregate (timestamp comparisons, no per-row Python), for Prometheus histograms.
+    `start` and `end` name fields or annotations of `jobs`; rows where either is null are left out.
+    """
+    jobs = jobs.filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
+    aggregates = {
+        f"le_{i}": Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(seconds=b)}))
+        for i, b in enumerate(buckets_seconds)
+    }
+    row = jobs.aggregate(
+        **aggregates,
+        n=Count("pk"),
+        total=Sum(ExpressionWrapper(F(end) - F(start), output_field=DurationField())),
+    )
+    total = row["total"].total_seconds() if row["total"] else 0.0
+    return [row[f"le_{i}"] for i in range(len(buckets_seconds))], max(total, 0.0), row["n"]
+
+
+def get_job_trends(*, range_key: str, now: datetime) -> dict:
+    """Jobs created, duplicates answered, forced, failed and completed per hour or day, in one GROUP BY.
+
+    Duplicates are counted on the hour their job was created (each job keeps one counter, not a row
+    per hit); finished counts, forced requests and symbols done are on the hour the job finished.
+    """
+    span, unit = RANGES[range_key]
+    since = now - span
+    trunc = TruncHour if unit == "hour" else TruncDay
+    created_rows = (
+        AnalysisJob.objects.filter(created_at__gte=since)
+        .annotate(bucket=trunc("created_at", tzinfo=UTC))
+        .values("bucket")
+        .annotate(
+            created=Count("pk"),
+            duplicates=Coalesce(Sum("duplicate_count"), 0),
+        )
+        .order_by("bucket")
+    )
+    finished_rows = (
+        AnalysisJob.objects.filter(finished_at__gte=since)
+        .annotate(bucket=trunc("finished_at", tzinfo=UTC))
+        .values("bucket")
+        .annotate(
+            completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
+            failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+            cancelled=Count("pk", filter=Q(status=JobStatus.CANCELLED)),
+            # A forced request cancels the job it replaces, at that moment: count it there.
+            forced=Count("pk", filter=FORCED),
+            symbols=Coalesce(Sum("completed", filter=Q(status=JobStatus.COMPLETED)), 0),
+        )
+        .order_by("bucket")
+    )
+    buckets: dict[datetime, dict] = {}
+    for row in created_rows:
+        buckets.setdefault(row.pop("bucket"), {}).update(row)
+    for row in finished_rows:
+        buckets.setdefault(row.pop("bucket"), {}).update(row)
+    fields = ["created", "duplicates", "forced", "completed", "failed", "cancelled", "symbols"]
+    series = [
+        {"time": int(b.timestamp()), **{f: values.get(f, 0) for f in fields}} for b, values in sorted(buckets.items())
+    ]
+    totals = {f: sum(point[f] for point in series) for f in fields}
+    requests = totals["created"] + totals["duplicates"]
+    totals["duplicate_rate"] = round(totals["duplicates"] / requests, 4) if requests else 0.0
+    totals["forced_rate"] = round(totals["forced"] / totals["created"], 4) if totals["created"] else 0.0
+    hours = span.total_seconds() / 3600
+    totals["jobs_per_hour"] = round(totals["completed"] / hours, 2)
+    totals["symbols_per_hour"] = round(totals["symbols"] / hours, 1)
+    return {"range": range_key, "unit": unit, "since": since.isoformat(), "series": series, "totals": totals}
