@@ -250,3 +250,51 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
     totals["jobs_per_hour"] = round(totals["completed"] / hours, 2)
     totals["symbols_per_hour"] = round(totals["symbols"] / hours, 1)
     return {"range": range_key, "unit": unit, "since": since.isoformat(), "series": series, "totals": totals}
+
+
+def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
+    """What the deployment guide's SQL checks asked: active jobs, duplicates per hour, stale jobs,
+    failures by reason and the oldest queued job, as plain data (for `manage.py jobs_report`)."""
+    since = now - timedelta(hours=hours)
+    stale_ids = set(stale_jobs(now=now).values_list("pk", flat=True))
+    active = []
+    for job in AnalysisJob.objects.filter(status__in=ACTIVE_STATUSES).order_by("created_at")[:limit]:
+        beat = job.heartbeat_at
+        active.append(
+            {
+                "job_id": str(job.pk),
+                "status": job.status,
+                "completed": job.completed,
+                "total": job.total,
+                "attempt": job.attempt,
+                "age_seconds": int((now - job.created_at).total_seconds()),
+                "heartbeat_age_seconds": int((now - beat).total_seconds()) if beat else None,
+                "duplicates": job.duplicate_count,
+                "stale": job.pk in stale_ids,
+            }
+        )
+    per_hour = (
+        AnalysisJob.objects.filter(created_at__gte=since)
+        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .values("hour")
+        .annotate(created=Count("pk"), duplicates=Coalesce(Sum("duplicate_count"), 0))
+        .order_by("hour")
+    )
+    oldest = AnalysisJob.objects.filter(status=JobStatus.QUEUED).order_by("created_at").first()
+    return {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "hours": hours,
+        "queue": get_queue_summary(now=now),
+        "active": active,
+        "stale": [str(pk) for pk in sorted(stale_ids, key=str)],
+        "duplicates_per_hour": [
+            {"hour": row["hour"].isoformat(), "created": row["created"], "duplicates": row["duplicates"]}
+            for row in per_hour
+        ],
+        "failures_by_reason": get_job_failures_by_reason(since=since),
+        "oldest_queued": (
+            {"job_id": str(oldest.pk), "age_seconds": int((now - oldest.created_at).total_seconds())}
+            if oldest
+            else None
+        ),
+    }
