@@ -24,6 +24,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
+from django.utils import timezone
 from django_q.models import Task
 
 from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobStatus
@@ -224,9 +225,10 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
         .annotate(bucket=trunc("finished_at", tzinfo=UTC))
         .values("bucket")
         .annotate(
-            completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
-            failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
-            cancelled=Count("pk", filter=Q(status=JobStatus.CANCELLED)),
+            # Named n_* because `completed` is also a column of the job table.
+            n_completed=Count("pk", filter=Q(status=JobStatus.COMPLETED)),
+            n_failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
+            n_cancelled=Count("pk", filter=Q(status=JobStatus.CANCELLED)),
             # A forced request cancels the job it replaces, at that moment: count it there.
             forced=Count("pk", filter=FORCED),
             symbols=Coalesce(Sum("completed", filter=Q(status=JobStatus.COMPLETED)), 0),
@@ -237,7 +239,7 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
     for row in created_rows:
         buckets.setdefault(row.pop("bucket"), {}).update(row)
     for row in finished_rows:
-        buckets.setdefault(row.pop("bucket"), {}).update(row)
+        buckets.setdefault(row.pop("bucket"), {}).update({k.removeprefix("n_"): v for k, v in row.items()})
     fields = ["created", "duplicates", "forced", "completed", "failed", "cancelled", "symbols"]
     series = [
         {"time": int(b.timestamp()), **{f: values.get(f, 0) for f in fields}} for b, values in sorted(buckets.items())
@@ -246,6 +248,8 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
     requests = totals["created"] + totals["duplicates"]
     totals["duplicate_rate"] = round(totals["duplicates"] / requests, 4) if requests else 0.0
     totals["forced_rate"] = round(totals["forced"] / totals["created"], 4) if totals["created"] else 0.0
+    totals["duplicate_percent"] = round(100 * totals["duplicate_rate"], 1)
+    totals["forced_percent"] = round(100 * totals["forced_rate"], 1)
     hours = span.total_seconds() / 3600
     totals["jobs_per_hour"] = round(totals["completed"] / hours, 2)
     totals["symbols_per_hour"] = round(totals["symbols"] / hours, 1)
@@ -297,4 +301,18 @@ def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
             if oldest
             else None
         ),
+    }
+
+
+def get_dashboard(*, range_key: str, now: datetime) -> dict:
+    """Everything the staff dashboard shows for one range, in a few aggregate queries."""
+    span, _ = RANGES[range_key]
+    trends = get_job_trends(range_key=range_key, now=now)
+    return {
+        **trends,
+        "failures_by_reason": get_job_failures_by_reason(since=now - span),
+        "queue": get_queue_summary(now=now),
+        "cluster": get_cluster_status(now=now),
+        # Pages show Asia/Kolkata; the chart library draws timestamps as UTC, so the page shifts them.
+        "tz_offset_seconds": int(timezone.localtime(now).utcoffset().total_seconds()),
     }
