@@ -13,15 +13,12 @@ they start), prometheus_client's multiprocess mode adds up every worker of that 
 import os
 import time
 
-from django.db.models import Min, OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from jobs import ops
-from jobs.models import AnalysisJob, JobStatus
-from stocks.models import AnalysisResult
 
 JOB_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600]
 FIRST_PROGRESS_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 300, 900]
@@ -92,10 +89,7 @@ class JobTableCollector:
         yield self._first_progress_histogram()
 
     def _duration_histogram(self) -> HistogramMetricFamily:
-        jobs = AnalysisJob.objects.filter(status=JobStatus.COMPLETED)
-        counts, total, n = ops.count_jobs_by_bucket(
-            jobs=jobs, start="started_at", end="finished_at", buckets_seconds=JOB_DURATION_BUCKETS
-        )
+        counts, total, n = ops.count_by_bucket(rows=ops.job_durations(), buckets_seconds=JOB_DURATION_BUCKETS)
         return _histogram(
             "thetool_job_duration_seconds",
             "Completed jobs, from start to finish",
@@ -106,15 +100,8 @@ class JobTableCollector:
         )
 
     def _first_progress_histogram(self) -> HistogramMetricFamily:
-        first_result = (
-            AnalysisResult.objects.filter(job=OuterRef("pk"))
-            .values("job")
-            .annotate(first=Min("created_at"))
-            .values("first")
-        )
-        jobs = AnalysisJob.objects.annotate(first_progress_at=Subquery(first_result))
-        counts, total, n = ops.count_jobs_by_bucket(
-            jobs=jobs, start="created_at", end="first_progress_at", buckets_seconds=FIRST_PROGRESS_BUCKETS
+        counts, total, n = ops.count_by_bucket(
+            rows=ops.job_times_to_first_progress(), buckets_seconds=FIRST_PROGRESS_BUCKETS
         )
         return _histogram(
             "thetool_job_time_to_first_progress_seconds",

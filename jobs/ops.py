@@ -12,9 +12,8 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
+    FloatField,
+    Func,
     Max,
     Min,
     Q,
@@ -179,26 +178,57 @@ def get_symbol_totals() -> dict:
     return {"analysed": analysed, "failed": failed}
 
 
-def count_jobs_by_bucket(
-    *, jobs: QuerySet[AnalysisJob], start: str, end: str, buckets_seconds: list[float]
-) -> tuple[list[int], float, int]:
-    """Cumulative counts of jobs whose (end - start) is <= each bucket, their total seconds, and their count.
+class SecondsBetween(Func):
+    """`end - start` in seconds (a float), with each database's native date arithmetic.
 
-    One SQL aggregate (timestamp comparisons, no per-row Python), for Prometheus histograms.
-    `start` and `end` name fields or annotations of `jobs`; rows where either is null are left out.
+    Django's own datetime subtraction on SQLite runs a Python function per row; this stays in SQL,
+    which is what keeps the histograms fast over 100,000 jobs.
     """
-    jobs = jobs.filter(**{f"{start}__isnull": False, f"{end}__isnull": False})
-    aggregates = {
-        f"le_{i}": Count("pk", filter=Q(**{f"{end}__lte": F(start) + timedelta(seconds=b)}))
-        for i, b in enumerate(buckets_seconds)
-    }
-    row = jobs.aggregate(
-        **aggregates,
-        n=Count("pk"),
-        total=Sum(ExpressionWrapper(F(end) - F(start), output_field=DurationField())),
+
+    output_field = FloatField()
+    arity = 2
+
+    def _compile(self, compiler):
+        start, start_params = compiler.compile(self.source_expressions[0])
+        end, end_params = compiler.compile(self.source_expressions[1])
+        return start, end, (*end_params, *start_params)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        start, end, params = self._compile(compiler)
+        return f"((julianday({end}) - julianday({start})) * 86400.0)", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        start, end, params = self._compile(compiler)
+        return f"(EXTRACT(EPOCH FROM ({end} - {start}))::double precision)", params
+
+
+def count_by_bucket(*, rows: QuerySet, buckets_seconds: list[float]) -> tuple[list[int], float, int]:
+    """Cumulative counts of `rows` whose `seconds` annotation is <= each bucket, their sum, and their count.
+
+    One SQL aggregate (no per-row Python), for Prometheus histograms. When `rows` is grouped (an
+    annotation over aggregates), Django runs it as a subquery and aggregates over its rows.
+    """
+    aggregates = {f"le_{i}": Count("seconds", filter=Q(seconds__lte=b)) for i, b in enumerate(buckets_seconds)}
+    row = rows.aggregate(**aggregates, n=Count("seconds"), total=Sum("seconds"))
+    return [row[f"le_{i}"] for i in range(len(buckets_seconds))], max(float(row["total"] or 0), 0.0), row["n"]
+
+
+def job_durations() -> QuerySet:
+    """Completed jobs with `seconds` from start to finish (grouped by id, so each is computed once)."""
+    return (
+        AnalysisJob.objects.filter(status=JobStatus.COMPLETED, started_at__isnull=False, finished_at__isnull=False)
+        .values("pk")
+        .annotate(seconds=SecondsBetween(Min("started_at"), Min("finished_at")))
     )
-    total = row["total"].total_seconds() if row["total"] else 0.0
-    return [row[f"le_{i}"] for i in range(len(buckets_seconds))], max(total, 0.0), row["n"]
+
+
+def job_times_to_first_progress() -> QuerySet:
+    """One row per job with stored results: `seconds` from the job's creation to its first stored symbol."""
+    return (
+        AnalysisResult.objects.filter(job__isnull=False)
+        .values("job_id")
+        .annotate(seconds=SecondsBetween(Min("job__created_at"), Min("created_at")))
+    )
 
 
 def get_job_trends(*, range_key: str, now: datetime) -> dict:
