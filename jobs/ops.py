@@ -14,6 +14,7 @@ from django.db.models import (
     Count,
     FloatField,
     Func,
+    IntegerField,
     Max,
     Min,
     Q,
@@ -22,7 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDay, TruncHour
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.models import Task
 
@@ -202,6 +203,32 @@ class SecondsBetween(Func):
         return f"(EXTRACT(EPOCH FROM ({end} - {start}))::double precision)", params
 
 
+class TimeBucket(Func):
+    """The start (Unix seconds) of the `seconds`-long bucket holding a timestamp, aligned to a UTC offset.
+
+    The same as TruncHour/TruncDay in the display time zone (Asia/Kolkata is UTC+5:30, so even its
+    hours start at :30 UTC), but native on both databases: Django's Trunc on SQLite calls a Python
+    function per row, which took 2.9 s for a 30-day dashboard over 100,000 jobs.
+    """
+
+    output_field = IntegerField()
+
+    def __init__(self, expression, *, seconds: int, offset: int = 0):
+        super().__init__(expression)
+        self.seconds, self.offset = int(seconds), int(offset)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        # strftime's "%s" is written "%%s": Django's SQLite cursor turns "%%" back into "%".
+        epoch = f"CAST(strftime('%%s', {column}) AS INTEGER)"
+        return f"((({epoch} + {self.offset}) / {self.seconds}) * {self.seconds} - {self.offset})", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        epoch = f"EXTRACT(EPOCH FROM {column})"
+        return f"(FLOOR(({epoch} + {self.offset}) / {self.seconds}) * {self.seconds} - {self.offset})::bigint", params
+
+
 def count_by_bucket(*, rows: QuerySet, buckets_seconds: list[float]) -> tuple[list[int], float, int]:
     """Cumulative counts of `rows` whose `seconds` annotation is <= each bucket, their sum, and their count.
 
@@ -239,10 +266,11 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
     """
     span, unit = RANGES[range_key]
     since = now - span
-    trunc = TruncHour if unit == "hour" else TruncDay
+    size = 3600 if unit == "hour" else 86400
+    offset = _display_offset_seconds(now)
     created_rows = (
         AnalysisJob.objects.filter(created_at__gte=since)
-        .annotate(bucket=trunc("created_at", tzinfo=UTC))
+        .annotate(bucket=TimeBucket("created_at", seconds=size, offset=offset))
         .values("bucket")
         .annotate(
             created=Count("pk"),
@@ -252,7 +280,7 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
     )
     finished_rows = (
         AnalysisJob.objects.filter(finished_at__gte=since)
-        .annotate(bucket=trunc("finished_at", tzinfo=UTC))
+        .annotate(bucket=TimeBucket("finished_at", seconds=size, offset=offset))
         .values("bucket")
         .annotate(
             # Named n_* because `completed` is also a column of the job table.
@@ -260,20 +288,18 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
             n_failed=Count("pk", filter=Q(status=JobStatus.FAILED)),
             n_cancelled=Count("pk", filter=Q(status=JobStatus.CANCELLED)),
             # A forced request cancels the job it replaces, at that moment: count it there.
-            forced=Count("pk", filter=FORCED),
+            n_forced=Count("pk", filter=FORCED),
             symbols=Coalesce(Sum("completed", filter=Q(status=JobStatus.COMPLETED)), 0),
         )
         .order_by("bucket")
     )
-    buckets: dict[datetime, dict] = {}
+    buckets: dict[int, dict] = {}
     for row in created_rows:
         buckets.setdefault(row.pop("bucket"), {}).update(row)
     for row in finished_rows:
         buckets.setdefault(row.pop("bucket"), {}).update({k.removeprefix("n_"): v for k, v in row.items()})
     fields = ["created", "duplicates", "forced", "completed", "failed", "cancelled", "symbols"]
-    series = [
-        {"time": int(b.timestamp()), **{f: values.get(f, 0) for f in fields}} for b, values in sorted(buckets.items())
-    ]
+    series = [{"time": int(b), **{f: values.get(f, 0) for f in fields}} for b, values in sorted(buckets.items())]
     totals = {f: sum(point[f] for point in series) for f in fields}
     requests = totals["created"] + totals["duplicates"]
     totals["duplicate_rate"] = round(totals["duplicates"] / requests, 4) if requests else 0.0
@@ -309,7 +335,7 @@ def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
         )
     per_hour = (
         AnalysisJob.objects.filter(created_at__gte=since)
-        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .annotate(hour=TimeBucket("created_at", seconds=3600))
         .values("hour")
         .annotate(created=Count("pk"), duplicates=Coalesce(Sum("duplicate_count"), 0))
         .order_by("hour")
@@ -322,7 +348,11 @@ def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
         "active": active,
         "stale": [str(pk) for pk in sorted(stale_ids, key=str)],
         "duplicates_per_hour": [
-            {"hour": row["hour"].isoformat(), "created": row["created"], "duplicates": row["duplicates"]}
+            {
+                "hour": datetime.fromtimestamp(row["hour"], tz=UTC).isoformat(),
+                "created": row["created"],
+                "duplicates": row["duplicates"],
+            }
             for row in per_hour
         ],
         "failures_by_reason": get_job_failures_by_reason(since=since),
@@ -332,6 +362,11 @@ def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
             else None
         ),
     }
+
+
+def _display_offset_seconds(now: datetime) -> int:
+    """The display time zone's (Asia/Kolkata's) offset from UTC now, so buckets start on its hours and days."""
+    return int(timezone.localtime(now).utcoffset().total_seconds())
 
 
 def get_dashboard(*, range_key: str, now: datetime) -> dict:
@@ -344,5 +379,5 @@ def get_dashboard(*, range_key: str, now: datetime) -> dict:
         "queue": get_queue_summary(now=now),
         "cluster": get_cluster_status(now=now),
         # Pages show Asia/Kolkata; the chart library draws timestamps as UTC, so the page shifts them.
-        "tz_offset_seconds": int(timezone.localtime(now).utcoffset().total_seconds()),
+        "tz_offset_seconds": _display_offset_seconds(now),
     }
