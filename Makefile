@@ -27,12 +27,13 @@ run: install
 WEB ?= 2
 WORKERS ?= 2
 SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/thetool
+SCALE_PORT ?= 8000
 run-scale: install
 	@case "$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" in postgres*) ;; *) echo "run-scale needs DATABASE_URL=postgres://..."; exit 1;; esac
 	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" $(PY) manage.py migrate --noinput
 	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" $(PY) manage.py collectstatic --noinput --verbosity 0
 	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
-		$(VENV)/bin/honcho start --procfile deploy/Procfile.scale --app-root . -p 8000 -c web=$(WEB),worker=$(WORKERS)
+		$(VENV)/bin/honcho start --procfile deploy/Procfile.scale --app-root . -p $(SCALE_PORT) -c web=$(WEB),worker=$(WORKERS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
