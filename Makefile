@@ -53,6 +53,7 @@ bench: install
 	$(PY) bench/bench_analysis.py
 	$(PY) bench/bench_universe.py
 	$(PY) bench/bench_jobs.py --db both
+	$(PY) bench/bench_dashboard.py --db both
 
 clean:
 	rm -rf $(VENV) staticfiles .cache db.sqlite3* test-db-*.sqlite3*
