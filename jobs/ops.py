@@ -303,7 +303,10 @@ def get_job_trends(*, range_key: str, now: datetime) -> dict:
     for row in finished_rows:
         buckets.setdefault(row.pop("bucket"), {}).update({k.removeprefix("n_"): v for k, v in row.items()})
     fields = ["created", "duplicates", "forced", "completed", "failed", "cancelled", "symbols"]
-    series = [{"time": int(b), **{f: values.get(f, 0) for f in fields}} for b, values in sorted(buckets.items())]
+    # Every bucket of the range, empty ones as zeros, so charts show quiet hours as quiet.
+    first = ((int(since.timestamp()) + offset) // size) * size - offset
+    starts = range(first, int(now.timestamp()) + 1, size)
+    series = [{"time": start, **{f: buckets.get(start, {}).get(f, 0) for f in fields}} for start in starts]
     totals = {f: sum(point[f] for point in series) for f in fields}
     requests = totals["created"] + totals["duplicates"]
     totals["duplicate_rate"] = round(totals["duplicates"] / requests, 4) if requests else 0.0
