@@ -89,7 +89,7 @@ class JobTableCollector:
         yield self._first_progress_histogram()
 
     def _duration_histogram(self) -> HistogramMetricFamily:
-        counts, total, n = ops.count_by_bucket(rows=ops.job_durations(), buckets_seconds=JOB_DURATION_BUCKETS)
+        counts, total, n = ops.count_by_bucket(rows=ops.select_job_durations(), buckets_seconds=JOB_DURATION_BUCKETS)
         return _histogram(
             "thetool_job_duration_seconds",
             "Completed jobs, from start to finish",
@@ -101,7 +101,7 @@ class JobTableCollector:
 
     def _first_progress_histogram(self) -> HistogramMetricFamily:
         counts, total, n = ops.count_by_bucket(
-            rows=ops.job_times_to_first_progress(), buckets_seconds=FIRST_PROGRESS_BUCKETS
+            rows=ops.select_times_to_first_progress(), buckets_seconds=FIRST_PROGRESS_BUCKETS
         )
         return _histogram(
             "thetool_job_time_to_first_progress_seconds",

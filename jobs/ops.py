@@ -63,12 +63,12 @@ FORCED = Q(status=JobStatus.CANCELLED, status_reason__startswith="Superseded by 
 RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "hour"), "30d": (timedelta(days=30), "day")}
 
 
-def job_failure_reason_expr() -> Case:
+def build_job_failure_reason() -> Case:
     whens = [When(status_reason__startswith=prefix, then=Value(name)) for name, prefix in JOB_FAILURE_REASONS]
     return Case(*whens, default=Value("other"), output_field=CharField())
 
 
-def symbol_error_reason_expr() -> Case:
+def build_symbol_error_reason() -> Case:
     whens = []
     for name, words in SYMBOL_ERROR_REASONS:
         condition = Q()
@@ -78,7 +78,7 @@ def symbol_error_reason_expr() -> Case:
     return Case(*whens, default=Value("other"), output_field=CharField())
 
 
-def stale_jobs(*, now: datetime) -> QuerySet[AnalysisJob]:
+def select_stale_jobs(*, now: datetime) -> QuerySet[AnalysisJob]:
     """Active jobs with no sign of life for THETOOL_JOB_STALE_SECONDS (the rule of selectors.is_stale, in SQL)."""
     stale_before = now - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
     return (
@@ -97,7 +97,7 @@ def get_queue_summary(*, now: datetime) -> dict:
     )
     oldest = counts.pop("oldest_queued")
     counts["oldest_queued_age_seconds"] = round((now - oldest).total_seconds(), 1) if oldest else None
-    counts["stale"] = stale_jobs(now=now).count()
+    counts["stale"] = select_stale_jobs(now=now).count()
     return counts
 
 
@@ -163,7 +163,7 @@ def get_job_failures_by_reason(*, since: datetime | None = None) -> dict[str, in
     jobs = AnalysisJob.objects.filter(status=JobStatus.FAILED)
     if since is not None:
         jobs = jobs.filter(created_at__gte=since)
-    rows = jobs.annotate(reason=job_failure_reason_expr()).values("reason").annotate(n=Count("pk")).order_by()
+    rows = jobs.annotate(reason=build_job_failure_reason()).values("reason").annotate(n=Count("pk")).order_by()
     return {row["reason"]: row["n"] for row in rows}
 
 
@@ -172,7 +172,7 @@ def get_symbol_totals() -> dict:
     results = AnalysisResult.objects.filter(job__isnull=False)
     analysed = results.filter(error="").count()
     rows = (
-        results.exclude(error="").annotate(reason=symbol_error_reason_expr()).values("reason").annotate(n=Count("pk"))
+        results.exclude(error="").annotate(reason=build_symbol_error_reason()).values("reason").annotate(n=Count("pk"))
     ).order_by()
     failed = dict.fromkeys(SYMBOL_ERROR_CATEGORIES, 0)
     failed.update({row["reason"]: row["n"] for row in rows})
@@ -244,7 +244,7 @@ def count_by_bucket(*, rows: QuerySet, buckets_seconds: list[float]) -> tuple[li
     return [row[f"le_{i}"] for i in range(len(buckets_seconds))], max(float(row["total"] or 0), 0.0), row["n"]
 
 
-def job_durations() -> QuerySet:
+def select_job_durations() -> QuerySet:
     """Completed jobs with `seconds` from start to finish (grouped by id, so each is computed once)."""
     return (
         AnalysisJob.objects.filter(status=JobStatus.COMPLETED, started_at__isnull=False, finished_at__isnull=False)
@@ -253,7 +253,7 @@ def job_durations() -> QuerySet:
     )
 
 
-def job_times_to_first_progress() -> QuerySet:
+def select_times_to_first_progress() -> QuerySet:
     """One row per job with stored results: `seconds` from the job's creation to its first stored symbol."""
     return (
         AnalysisResult.objects.filter(job__isnull=False)
@@ -323,7 +323,7 @@ def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
     """What the deployment guide's SQL checks asked: active jobs, duplicates per hour, stale jobs,
     failures by reason and the oldest queued job, as plain data (for `manage.py jobs_report`)."""
     since = now - timedelta(hours=hours)
-    stale_ids = set(stale_jobs(now=now).values_list("pk", flat=True))
+    stale_ids = set(select_stale_jobs(now=now).values_list("pk", flat=True))
     active = []
     for job in AnalysisJob.objects.filter(status__in=ACTIVE_STATUSES).order_by("created_at")[:limit]:
         beat = job.heartbeat_at
