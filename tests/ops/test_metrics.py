@@ -1,8 +1,12 @@
 """/metrics: job and symbol numbers read from the database, request latency, and who may scrape."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -151,3 +155,31 @@ def test_old_finished_jobs_count_in_totals_whatever_their_age():
     old = make_job(status=JobStatus.COMPLETED, age_seconds=86400 * 40)
     AnalysisJob.objects.filter(pk=old.pk).update(finished_at=timezone.now() - timedelta(days=40))
     assert scrape(Client())["thetool_jobs_completed_total"] == 1
+
+
+CHILD = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "thetool.settings"
+import django
+django.setup()
+from django.test import Client
+if sys.argv[1] == "request":
+    response = Client().post("/api/stocks/analyze-all-stocks", "not json", content_type="application/json")
+    assert response.status_code == 400, response.status_code
+else:
+    from django.core.management import call_command
+    from jobs.metrics import render_metrics
+    call_command("migrate", verbosity=0)  # an empty in-memory database for the job metrics
+    sys.stdout.write(render_metrics().decode())
+"""
+
+
+def test_multiprocess_mode_adds_up_the_latency_of_every_process(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DATABASE_URL": "sqlite:///:memory:"}
+    for _ in range(2):  # two separate processes, as two gunicorn workers are
+        subprocess.run([sys.executable, "-c", CHILD, "request"], env=env, check=True, cwd=settings.BASE_DIR)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, "scrape"], env=env, check=True, cwd=settings.BASE_DIR, capture_output=True
+    ).stdout.decode()
+    line = 'thetool_job_api_request_duration_seconds_count{method="POST",route="api-analyze-all-stocks",status="400"}'
+    assert f"{line} 2.0" in out, out
