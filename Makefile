@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/thetool
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench clean
+.PHONY: install run run-scale test lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,19 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --procfile Procfile
+
+# Scale-out on one machine: WEB gunicorn instances (ports 8000, 8001, ...) + WORKERS qclusters, all on
+# PostgreSQL (SQLite is for one host only). Set REDIS_URL to use Redis as the broker instead of the ORM.
+WEB ?= 2
+WORKERS ?= 2
+SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/thetool
+SCALE_PORT ?= 8000
+run-scale: install
+	@case "$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" in postgres*) ;; *) echo "run-scale needs DATABASE_URL=postgres://..."; exit 1;; esac
+	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" $(PY) manage.py migrate --noinput
+	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" $(PY) manage.py collectstatic --noinput --verbosity 0
+	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+		$(VENV)/bin/honcho start --procfile deploy/Procfile.scale --app-root . -p $(SCALE_PORT) -c web=$(WEB),worker=$(WORKERS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -40,6 +53,7 @@ bench: install
 	$(PY) bench/bench_analysis.py
 	$(PY) bench/bench_universe.py
 	$(PY) bench/bench_jobs.py --db both
+	$(PY) bench/bench_dashboard.py --db both
 
 clean:
 	rm -rf $(VENV) staticfiles .cache db.sqlite3* test-db-*.sqlite3*

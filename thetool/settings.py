@@ -124,6 +124,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request (other middleware included) carries its id.
+    "thetool.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and CSRF: refuse oversized bodies, NUL characters and too many fields first.
@@ -138,6 +140,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "thetool.middleware.UTCForAPIMiddleware",
+    # Last, so it times the view alone and sees the resolved URL name.
+    "jobs.metrics.JobApiLatencyMiddleware",
 ]
 
 ROOT_URLCONF = "thetool.urls"
@@ -313,6 +317,12 @@ else:
         }
     }
 
+# --- Operations: probes, metrics --------------------------------------------------------------
+# /readyz counts a cluster alive when the reaper (scheduled every minute) finished this recently.
+THETOOL_READY_REAPER_MAX_AGE_SECONDS = env_int("THETOOL_READY_REAPER_MAX_AGE_SECONDS", 180, minimum=60)
+# Bearer token for /metrics; empty: served only in DEBUG or to loopback addresses.
+THETOOL_METRICS_TOKEN = env.str("THETOOL_METRICS_TOKEN", default="")
+
 # --- django-q2 ------------------------------------------------------------------------------
 Q_TIMEOUT = env_int("THETOOL_Q_TIMEOUT", 3600, minimum=1)
 Q_CLUSTER = {
@@ -337,13 +347,26 @@ else:
 
 # --- Logging: one line per event, searchable by job id -------------------------------------
 LOG_LEVEL = env.str("THETOOL_LOG_LEVEL", default="INFO").upper()
+# plain: "time level logger message"; json: one object per line with request_id, user, job_id, attempt, counts.
+THETOOL_LOG_FORMAT = env.str("THETOOL_LOG_FORMAT", default="plain").strip().lower()
+if THETOOL_LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(
+        f"Environment variable THETOOL_LOG_FORMAT must be plain or json, got {THETOOL_LOG_FORMAT!r}"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request": {"()": "thetool.logs.RequestContextFilter"}},
     "formatters": {
-        "plain": {"()": "thetool.logs.UTCFormatter", "format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        "plain": {
+            "()": "thetool.logs.UTCFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {"()": "thetool.logs.JSONFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": THETOOL_LOG_FORMAT, "filters": ["request"]}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "jobs": {"level": LOG_LEVEL},

@@ -2,12 +2,20 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from jobs import ops_pages
 from stocks.converters import SymbolConverter
+from thetool import health
 
 # Before the includes below: both the API and the pages use <symbol:...> (M&M.NS, BAJAJ-AUTO).
 register_converter(SymbolConverter, "symbol")
 
 urlpatterns = [
+    # Probes and metrics: public (see thetool/health.py), outside /api/ so no API auth applies.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
+    # Before admin.site.urls, which would otherwise claim the path.
+    path("admin/dashboard/", ops_pages.dashboard, name="ops-dashboard"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
