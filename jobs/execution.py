@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -82,6 +82,7 @@ def beating(*, job_id, attempt: int):
         try:
             while not stop.wait(heartbeat_interval()):
                 try:
+                    close_old_connections()  # a connection broken by a database restart is replaced
                     if not beat(job_id=job_id, attempt=attempt):
                         logger.info("Job %s attempt %d no longer owns the job; heartbeat stops", job_id, attempt)
                         return

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 from django_q.cluster import Cluster
 from django_q.signals import post_spawn
 
@@ -105,6 +105,7 @@ class WorkerSupervisor:
         try:
             while not self.reaper_stop.wait(interval):
                 try:
+                    close_old_connections()  # a connection broken by a database restart is replaced
                     execution.recover_stale_jobs()
                 except Exception:
                     # A busy or briefly unreachable database: the next tick tries again.
