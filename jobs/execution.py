@@ -98,7 +98,8 @@ def beating(*, job_id, attempt: int):
         yield
     finally:
         stop.set()
-        thread.join()
+        # Bounded: a beat stuck on the database must not hold up a worker that is stopping.
+        thread.join(timeout=5)
 
 
 def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:

@@ -11,7 +11,8 @@ Signalled alone, the main process waits for the running job to finish, up to an 
 
 The design here does not depend on those Events, so it holds whichever processes get the signal:
 - each worker process gets a SIGTERM/SIGINT handler (django-q2's `post_spawn` signal) that raises
-  WorkerShutdown inside the running task; the task hands its job back at once (re-queued and
+  WorkerShutdown inside the running task, at once during a fetch or the analysis, or as soon as a
+  database statement or transaction in progress ends; the task hands its job back (re-queued and
   enqueued again, resuming where it stopped) and the worker exits;
 - the main process only records the request in its handler, then sends SIGTERM to every process
   of its cluster (so signalling the main process alone is the same as signalling the group), never
@@ -46,23 +47,51 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 # --- Inside each django-q2 worker process ----------------------------------------------------
 
-_shutting_down = False
+_stop_signal: str | None = None  # set by the first stop signal this worker process receives
+_stop_raised = False  # WorkerShutdown has been raised in the running task
+_queries_running = 0  # database statements of this (main) thread in flight
 
 
 def install_shutdown_handlers(**kwargs) -> None:
     """`post_spawn` receiver: runs in every worker process django-q2 starts (and restarts)."""
     for signum in STOP_SIGNALS:
-        signal.signal(signum, _raise_worker_shutdown)
+        signal.signal(signum, _on_stop_signal)
+    connection.execute_wrappers.append(_finish_queries_before_shutdown)
 
 
-def _raise_worker_shutdown(signum, frame) -> None:
-    global _shutting_down
-    if _shutting_down:
+def _on_stop_signal(signum, frame) -> None:
+    global _stop_signal
+    if _stop_signal is not None:
         # The group's signal and the one forwarded by the main process both arrive: the second
         # must not interrupt the hand-back that the first started.
         return
-    _shutting_down = True
-    raise WorkerShutdown(signal.Signals(signum).name)
+    _stop_signal = signal.Signals(signum).name
+    if _queries_running or connection.in_atomic_block:
+        # Raising inside a statement or transaction makes the driver cancel the statement and can
+        # leave the connection (and a row lock the heartbeat thread waits for) in an unknown state:
+        # the query wrapper raises as soon as the statement or transaction is over.
+        return
+    _raise_once()
+
+
+def _raise_once() -> None:
+    # Only once: the hand-back that follows must be able to write to the database.
+    global _stop_raised
+    if not _stop_raised:
+        _stop_raised = True
+        raise WorkerShutdown(_stop_signal)
+
+
+def _finish_queries_before_shutdown(execute, sql, params, many, context):
+    """A Django execute wrapper on the worker's main connection: a deferred stop is raised here."""
+    global _queries_running
+    _queries_running += 1
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        _queries_running -= 1
+        if _stop_signal is not None and not _queries_running and not connection.in_atomic_block:
+            _raise_once()
 
 
 # --- The main process ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.models import OrmQ
@@ -234,7 +235,21 @@ def test_the_reaper_is_not_a_task_in_the_job_queue_after_migrations():
     assert not Schedule.objects.filter(func="jobs.tasks.recover_stale_jobs").exists()
 
 
-def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(monkeypatch):
+@pytest.fixture
+def worker_signal_handlers(monkeypatch):
+    """This process behaves like a django-q2 worker under run_worker, for one test."""
+    previous = {signum: signal.getsignal(signum) for signum in worker.STOP_SIGNALS}
+    monkeypatch.setattr(worker, "_stop_signal", None)
+    monkeypatch.setattr(worker, "_stop_raised", False)
+    wrappers = list(connection.execute_wrappers)
+    worker.install_shutdown_handlers()
+    yield
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    connection.execute_wrappers[:] = wrappers
+
+
+def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(monkeypatch, worker_signal_handlers):
     real = stock_services.analyze_symbols
     calls = []
 
@@ -246,15 +261,8 @@ def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(mo
 
     monkeypatch.setattr(execution, "analyze_symbols", signalled_during_the_second_batch)
     job = new_job()
-    previous = {signum: signal.getsignal(signum) for signum in worker.STOP_SIGNALS}
-    monkeypatch.setattr(worker, "_shutting_down", False)
-    worker.install_shutdown_handlers()
-    try:
-        with pytest.raises(WorkerShutdown):
-            tasks.run_analysis_job(str(job.pk))
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with pytest.raises(WorkerShutdown):
+        tasks.run_analysis_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and "received SIGTERM" in job.status_reason
     assert job.heartbeat_at is None and job.attempt == 1 and job.completed == 2
@@ -263,6 +271,18 @@ def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(mo
     assert tasks.run_analysis_job(str(job.pk)) == "completed"
     job.refresh_from_db()
     assert (job.attempt, job.completed) == (2, 5)
+
+
+def test_a_stop_signal_during_a_transaction_waits_for_it_to_end(worker_signal_handlers):
+    # Raised inside a statement, the driver would cancel it and could leave a row lock held.
+    job = new_job()
+    with transaction.atomic():
+        AnalysisJob.objects.filter(pk=job.pk).update(status_reason="first")
+        os.kill(os.getpid(), signal.SIGTERM)
+        AnalysisJob.objects.filter(pk=job.pk).update(status_reason="second, same transaction")
+    with pytest.raises(WorkerShutdown):
+        AnalysisJob.objects.filter(pk=job.pk).exists()  # the first statement after the transaction
+    assert AnalysisJob.objects.get(pk=job.pk).status_reason == "second, same transaction"
 
 
 def test_the_heartbeat_beats_while_a_long_fetch_runs(settings, monkeypatch):
