@@ -20,7 +20,9 @@ install: $(VENV)/.installed
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --procfile Procfile
+	@# Ctrl-C: honcho stops web and worker and exits 130; trapping INT here lets that end as a clean stop.
+	@trap 'true' INT; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --procfile Procfile; \
+		rc=$$?; if [ $$rc -eq 130 ]; then echo "Stopped."; exit 0; fi; exit $$rc
 
 # Scale-out on one machine: WEB gunicorn instances (ports 8000, 8001, ...) + WORKERS qclusters, all on
 # PostgreSQL (SQLite is for one host only). Set REDIS_URL to use Redis as the broker instead of the ORM.

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from jobs import execution, selectors, services
-from jobs.models import ACTIVE_STATUSES, AnalysisJob
+from jobs.models import AnalysisJob
 from thetool.exceptions import ApplicationError
 
 
@@ -20,8 +20,7 @@ class StaleFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "stale":
-            stale_ids = [job.pk for job in queryset.filter(status__in=ACTIVE_STATUSES) if selectors.is_stale(job)]
-            return queryset.filter(pk__in=stale_ids)
+            return queryset.stale()
         return queryset
 
 

@@ -3,20 +3,26 @@
 Every write a worker makes is fenced by its attempt number: a claim increments `attempt`, and
 later writes only apply while the job is still `processing` under that attempt. A worker whose
 job was cancelled, retired or taken over by another attempt therefore changes nothing.
+
+Liveness: while a job runs, a heartbeat thread refreshes `heartbeat_at` every
+THETOOL_JOB_HEARTBEAT_SECONDS (a quarter of THETOOL_JOB_STALE_SECONDS by default), also during a
+long market-data fetch; the reaper (`recover_stale_jobs`, run by `manage.py run_worker` outside
+the job queue) re-queues a job whose heartbeat is older than THETOOL_JOB_STALE_SECONDS.
 """
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from jobs.models import AnalysisJob, JobStatus
+from jobs.models import AnalysisJob, JobStatus, heartbeat_interval
 from jobs.services import enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
@@ -32,10 +38,10 @@ def claim_job(*, job_id) -> int | None:
     holds it (a second delivery of the same task lands here and does nothing).
     """
     now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.PROCESSING, heartbeat_at__lt=stale_before)
     with transaction.atomic():
-        job = AnalysisJob.objects.select_for_update().filter(claimable, pk=job_id).first()
+        this_job = AnalysisJob.objects.select_for_update().filter(pk=job_id)
+        job = this_job.filter(status=JobStatus.QUEUED).first()
+        job = job or this_job.stale(now=now).filter(status=JobStatus.PROCESSING).first()
         if job is None:
             return None
         max_attempts = settings.THETOOL_JOB_MAX_ATTEMPTS
@@ -43,8 +49,8 @@ def claim_job(*, job_id) -> int | None:
             _give_up(job, now=now)
             return None
         attempt = job.attempt + 1
-        AnalysisJob.objects.filter(pk=job.pk, attempt=job.attempt).update(
-            status=JobStatus.PROCESSING,
+        AnalysisJob.objects.filter(pk=job.pk, attempt=job.attempt).transition(
+            to=JobStatus.PROCESSING,
             attempt=attempt,
             heartbeat_at=now,
             started_at=Coalesce("started_at", Value(now)),
@@ -60,6 +66,40 @@ def _fenced(job_id, attempt: int):
 def beat(*, job_id, attempt: int) -> bool:
     """Refresh the heartbeat. False means stop: the job was cancelled or taken over."""
     return _fenced(job_id, attempt).update(heartbeat_at=timezone.now()) == 1
+
+
+@contextmanager
+def beating(*, job_id, attempt: int):
+    """Beat from a thread while the body runs, so a long fetch never looks like a dead worker.
+
+    The thread stops when the body ends, or for good as soon as a beat finds that this attempt
+    no longer owns the job (cancelled, retired, taken over): a worker that lost its job must not
+    keep it looking alive. It uses its own database connection (Django's are per thread).
+    """
+    stop = threading.Event()
+
+    def run():
+        try:
+            while not stop.wait(heartbeat_interval()):
+                try:
+                    close_old_connections()  # a connection broken by a database restart is replaced
+                    if not beat(job_id=job_id, attempt=attempt):
+                        logger.info("Job %s attempt %d no longer owns the job; heartbeat stops", job_id, attempt)
+                        return
+                except Exception:
+                    # A busy or briefly unreachable database: the next beat tries again.
+                    logger.warning("Job %s heartbeat failed; retrying", job_id, exc_info=True)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        # Bounded: a beat stuck on the database must not hold up a worker that is stopping.
+        thread.join(timeout=5)
 
 
 def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
@@ -99,13 +139,17 @@ def execute_job(*, job_id, attempt: int) -> str:
         job.total,
         len(done),
     )
-    for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
-        if not beat(job_id=job.pk, attempt=attempt):
-            return _stopped(job.pk, attempt)
-        outcomes = analyze_symbols(symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source)
-        if not record_batch(job=job, attempt=attempt, outcomes=outcomes):
-            return _stopped(job.pk, attempt)
-    finished = _fenced(job.pk, attempt).update(status=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
+    with beating(job_id=job.pk, attempt=attempt):
+        for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
+            # Also the cancellation check: a job that is no longer ours stops before the next fetch.
+            if not beat(job_id=job.pk, attempt=attempt):
+                return _stopped(job.pk, attempt)
+            outcomes = analyze_symbols(
+                symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
+            )
+            if not record_batch(job=job, attempt=attempt, outcomes=outcomes):
+                return _stopped(job.pk, attempt)
+    finished = _fenced(job.pk, attempt).transition(to=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
     if not finished:
         return _stopped(job.pk, attempt)
     job.refresh_from_db()
@@ -141,17 +185,25 @@ def _stopped(job_id, attempt: int) -> str:
 
 
 def fail_job(*, job_id, attempt: int, reason: str) -> bool:
-    updated = _fenced(job_id, attempt).update(status=JobStatus.FAILED, status_reason=reason, finished_at=timezone.now())
+    updated = _fenced(job_id, attempt).transition(to=JobStatus.FAILED, status_reason=reason, finished_at=timezone.now())
     if updated:
         logger.error("Job %s failed (attempt %d): %s", job_id, attempt, reason)
     return bool(updated)
 
 
 def release_job(*, job_id, attempt: int, reason: str) -> bool:
-    """Give a job back to the queue (worker shutting down); the reaper re-enqueues it."""
-    updated = _fenced(job_id, attempt).update(status=JobStatus.QUEUED, status_reason=reason, enqueued=False)
+    """Hand a job back at once (its worker is shutting down): queued again, and on the broker again.
+
+    The heartbeat is cleared (no worker holds it) and the attempt is kept, so the next claim
+    counts a new attempt; the stored results stay, so the next attempt resumes where this one
+    stopped. If the broker refuses, enqueue_job marks the job failed with the reason.
+    """
+    updated = _fenced(job_id, attempt).transition(
+        to=JobStatus.QUEUED, status_reason=reason, heartbeat_at=None, enqueued=False
+    )
     if updated:
         logger.warning("Job %s released by attempt %d: %s", job_id, attempt, reason)
+        enqueue_job(job_id=job_id)
     return bool(updated)
 
 
@@ -160,8 +212,8 @@ def _give_up(job: AnalysisJob, *, now) -> None:
         f"Gave up after {job.attempt} attempts: the worker stopped responding each time "
         f"(THETOOL_JOB_MAX_ATTEMPTS={settings.THETOOL_JOB_MAX_ATTEMPTS})"
     )
-    AnalysisJob.objects.filter(pk=job.pk, attempt=job.attempt, status=job.status).update(
-        status=JobStatus.FAILED, status_reason=reason, finished_at=now
+    AnalysisJob.objects.filter(pk=job.pk, attempt=job.attempt, status=job.status).transition(
+        to=JobStatus.FAILED, status_reason=reason, finished_at=now
     )
     logger.error("Job %s failed: %s", job.pk, reason)
 
@@ -186,19 +238,23 @@ def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
     instead (a poison job must not loop forever). Resumed jobs skip the symbols already stored.
     """
     now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
     report = RecoveryReport()
     scope = AnalysisJob.objects.all() if job_ids is None else AnalysisJob.objects.filter(pk__in=job_ids)
 
-    for job in scope.filter(status=JobStatus.PROCESSING, heartbeat_at__lt=stale_before):
+    for job in scope.stale(now=now).filter(status=JobStatus.PROCESSING):
         if job.attempt >= settings.THETOOL_JOB_MAX_ATTEMPTS:
             _give_up(job, now=now)
             report.failed.append(str(job.pk))
             continue
-        requeued = AnalysisJob.objects.filter(
-            pk=job.pk, status=JobStatus.PROCESSING, attempt=job.attempt, heartbeat_at__lt=stale_before
-        ).update(
-            status=JobStatus.QUEUED, status_reason=f"Re-queued after attempt {job.attempt}: worker stopped responding"
+        # Fenced by attempt and staleness: a worker that beat in the meantime keeps its job.
+        requeued = (
+            AnalysisJob.objects.filter(pk=job.pk, attempt=job.attempt)
+            .stale(now=now)
+            .transition(
+                to=JobStatus.QUEUED,
+                status_reason=f"Re-queued after attempt {job.attempt}: worker stopped responding",
+                heartbeat_at=None,
+            )
         )
         if requeued:
             logger.warning(
@@ -206,17 +262,15 @@ def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
                 job.pk,
                 job.attempt,
                 settings.THETOOL_JOB_MAX_ATTEMPTS,
-                job.heartbeat_at.isoformat(),
+                job.last_sign_of_life.isoformat(),
                 job.completed,
                 job.total,
             )
             enqueue_job(job_id=job.pk)
             report.requeued.append(str(job.pk))
 
-    waiting = scope.filter(status=JobStatus.QUEUED, created_at__lt=stale_before).filter(
-        Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale_before)
-    )
-    for job in waiting:
+    # Queued, and not handed to the broker within the stale limit (or its task was lost).
+    for job in scope.stale(now=now).filter(status=JobStatus.QUEUED):
         logger.warning(
             "Job %s has waited in the queue since %s; enqueuing it again", job.pk, job.created_at.isoformat()
         )

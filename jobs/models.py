@@ -1,8 +1,11 @@
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from jobs.exceptions import InvalidJobTransition
 
@@ -18,14 +21,60 @@ class JobStatus(models.TextChoices):
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
-# The lifecycle. processing -> queued is the recovery path (a stale job re-queued to resume).
+# The lifecycle: every status change is built from this table by AnalysisJobQuerySet.transition(),
+# so a new state or edge is one edit here. processing -> queued is the hand-back (a worker shutting
+# down, or the reaper re-queuing a job whose worker stopped beating); processing -> processing is
+# a new attempt taking over a job whose worker stopped beating.
 ALLOWED_TRANSITIONS = {
     JobStatus.QUEUED: {JobStatus.PROCESSING, JobStatus.FAILED, JobStatus.CANCELLED},
-    JobStatus.PROCESSING: {JobStatus.QUEUED, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED},
+    JobStatus.PROCESSING: {
+        JobStatus.QUEUED,
+        JobStatus.PROCESSING,
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+    },
     JobStatus.COMPLETED: set(),
     JobStatus.FAILED: set(),
     JobStatus.CANCELLED: set(),
 }
+
+
+def statuses_reaching(target: str) -> list[str]:
+    """The statuses from which the lifecycle allows a change to `target`."""
+    sources = [str(source) for source, targets in ALLOWED_TRANSITIONS.items() if target in targets]
+    if not sources:
+        raise InvalidJobTransition(f"No status may change to {target}")
+    return sources
+
+
+def stale_before(*, now: datetime | None = None) -> datetime:
+    """The instant before which a job's last sign of life means its worker is gone."""
+    return (now or timezone.now()) - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
+
+
+def heartbeat_interval() -> float:
+    """Seconds between two beats of a running job (THETOOL_JOB_HEARTBEAT_SECONDS; 0: stale / 4)."""
+    return settings.THETOOL_JOB_HEARTBEAT_SECONDS or settings.THETOOL_JOB_STALE_SECONDS / 4
+
+
+class AnalysisJobQuerySet(models.QuerySet):
+    def transition(self, *, to: str, **fields) -> int:
+        """Change the status of these jobs to `to`, only from a status the lifecycle allows.
+
+        One conditional UPDATE (callers add their own fences, such as the attempt number, with
+        filter()); returns how many rows changed, so 0 means "someone else got there first".
+        """
+        return self.filter(status__in=statuses_reaching(to)).update(status=to, **fields)
+
+    def stale(self, *, now: datetime | None = None) -> "AnalysisJobQuerySet":
+        """Active jobs with no sign of life for THETOOL_JOB_STALE_SECONDS (see AnalysisJob.is_stale)."""
+        last_sign_of_life = Coalesce("heartbeat_at", "enqueued_at", "created_at")
+        return (
+            self.filter(status__in=ACTIVE_STATUSES)
+            .alias(last_sign_of_life=last_sign_of_life)
+            .filter(last_sign_of_life__lt=stale_before(now=now))
+        )
 
 
 class AnalysisJob(models.Model):
@@ -75,6 +124,8 @@ class AnalysisJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AnalysisJobQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         # The admin actions, each granted on its own (jobs are otherwise read-only in the admin).
@@ -101,11 +152,6 @@ class AnalysisJob(models.Model):
     def __str__(self):
         return f"Job {self.id} ({self.status}, {self.completed}/{self.total})"
 
-    @classmethod
-    def check_transition(cls, current: str, new: str) -> None:
-        if new not in ALLOWED_TRANSITIONS[JobStatus(current)]:
-            raise InvalidJobTransition(f"A job cannot go from {current} to {new}")
-
     @property
     def job_id(self) -> str:
         return str(self.id)
@@ -113,6 +159,23 @@ class AnalysisJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def last_sign_of_life(self) -> datetime:
+        """The worker's heartbeat; before any, the last hand-over to the broker; else creation."""
+        return self.heartbeat_at or self.enqueued_at or self.created_at
+
+    @property
+    def is_stale(self) -> bool:
+        """Is this job's worker gone? The one definition, also as AnalysisJobQuerySet.stale().
+
+        An active job is stale when its last sign of life is older than THETOOL_JOB_STALE_SECONDS:
+        a processing job whose worker stopped beating, or a queued job no worker picked up.
+        """
+        return self.is_stale_at(now=timezone.now())
+
+    def is_stale_at(self, *, now: datetime) -> bool:
+        return self.status in ACTIVE_STATUSES and self.last_sign_of_life < stale_before(now=now)
 
     @property
     def failed(self) -> int:

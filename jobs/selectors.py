@@ -3,7 +3,6 @@
 import uuid
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
@@ -100,12 +99,8 @@ def heartbeat_age_seconds(job: AnalysisJob, *, now=None) -> int | None:
 
 
 def is_stale(job: AnalysisJob, *, now=None) -> bool:
-    """Active, and its worker has not beaten for longer than THETOOL_JOB_STALE_SECONDS."""
-    if job.status not in ACTIVE_STATUSES:
-        return False
-    now = now or timezone.now()
-    last_sign_of_life = job.heartbeat_at or job.enqueued_at or job.created_at
-    return (now - last_sign_of_life).total_seconds() > settings.THETOOL_JOB_STALE_SECONDS
+    """Active, and no sign of life for THETOOL_JOB_STALE_SECONDS (the one definition: AnalysisJob.is_stale)."""
+    return job.is_stale_at(now=now or timezone.now())
 
 
 def check_job_enqueued(*, job: AnalysisJob) -> None:

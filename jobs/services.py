@@ -153,14 +153,11 @@ def _read_active_universe() -> list[str]:
 def is_job_live(job: AnalysisJob, *, now) -> bool:
     """An active job blocks an identical request while it is young or its worker is beating.
 
-    Outside the dedup window and without a fresh heartbeat (queued but never picked up, or
+    Outside the dedup window and stale (AnalysisJob.is_stale: queued but never picked up, or
     processing with a dead worker) it no longer blocks: the next identical request retires it.
     """
     window = timedelta(seconds=settings.THETOOL_DEDUP_WINDOW_SECONDS)
-    stale = timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS)
-    if job.created_at >= now - window:
-        return True
-    return job.heartbeat_at is not None and job.heartbeat_at >= now - stale
+    return job.created_at >= now - window or not job.is_stale_at(now=now)
 
 
 def request_analysis_job(
@@ -299,8 +296,7 @@ def _retire_reason(job: AnalysisJob, *, now) -> str:
 
 
 def _retire(job: AnalysisJob, *, status: str, reason: str, now) -> None:
-    AnalysisJob.check_transition(job.status, status)
-    AnalysisJob.objects.filter(pk=job.pk).update(status=status, status_reason=reason, finished_at=now)
+    AnalysisJob.objects.filter(pk=job.pk).transition(to=status, status_reason=reason, finished_at=now)
     logger.info("Job %s %s: %s", job.pk, status, reason)
 
 
@@ -316,8 +312,9 @@ def enqueue_job(*, job_id) -> bool:
     except Exception as exc:  # the broker (Redis, or the ORM queue table) refused: say so, keep nothing pending
         logger.error("Failed to enqueue job %s: %s", job_id, exc, exc_info=True)
         try:
-            AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-                status=JobStatus.FAILED,
+            # Only a job still waiting for the broker: one a worker already holds is not failed here.
+            AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).transition(
+                to=JobStatus.FAILED,
                 status_reason=f"Could not hand the job to the task queue: {exc}",
                 finished_at=timezone.now(),
             )
@@ -334,8 +331,8 @@ def cancel_job(*, job_id, reason: str = "Cancelled by request", cancelled_by: st
     """Cancel a queued or processing job. Its worker stops before its next batch and writes nothing more."""
     job = get_job(job_id)
     text = f"{reason} ({cancelled_by})" if cancelled_by else reason
-    updated = AnalysisJob.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
-        status=JobStatus.CANCELLED, status_reason=text, finished_at=timezone.now()
+    updated = AnalysisJob.objects.filter(pk=job.pk).transition(
+        to=JobStatus.CANCELLED, status_reason=text, finished_at=timezone.now()
     )
     job.refresh_from_db()
     if not updated:

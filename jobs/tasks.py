@@ -6,6 +6,7 @@ from django.conf import settings
 from django_q.exceptions import TimeoutException
 
 from jobs import execution
+from jobs.exceptions import WorkerShutdown
 from stocks.market_data import SourceUnavailable
 
 logger = logging.getLogger("jobs")
@@ -34,12 +35,11 @@ def run_analysis_job(job_id: str) -> str:
         logger.exception("Job %s attempt %d crashed", job_id, attempt)
         execution.fail_job(job_id=job_id, attempt=attempt, reason=f"Unexpected error: {type(exc).__name__}: {exc}")
         return "failed"
-    except BaseException:
-        # Shutdown (SIGTERM/SystemExit, KeyboardInterrupt): hand the job back so it resumes elsewhere.
-        execution.release_job(job_id=job_id, attempt=attempt, reason="Worker shut down mid-job; waiting to resume")
+    except BaseException as exc:
+        # Shutdown (WorkerShutdown from run_worker's SIGTERM handler, SystemExit, KeyboardInterrupt):
+        # hand the job back now, so it resumes on another worker without waiting for the reaper.
+        reason = "Worker shut down mid-job; re-queued to resume where it stopped"
+        if isinstance(exc, WorkerShutdown):
+            reason = f"Worker shut down mid-job ({exc}); re-queued to resume where it stopped"
+        execution.release_job(job_id=job_id, attempt=attempt, reason=reason)
         raise
-
-
-def recover_stale_jobs() -> str:
-    """Scheduled every minute by migration jobs.0002: re-queue or fail jobs whose worker died."""
-    return str(execution.recover_stale_jobs())

@@ -1,4 +1,4 @@
-"""Run a real django-q2 `qcluster` process against the test database.
+"""Run a real worker (`manage.py run_worker`: a django-q2 cluster plus the reaper) against the test database.
 
 Use with a `transactional_db` (or `live_server`) test, so that what the test writes is committed
 and visible to the cluster process.
@@ -52,7 +52,7 @@ class Cluster:
         self.log_path = LOG_DIR / f"{name}-{int(time.time() * 1000)}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "qcluster"],
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_worker"],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -72,8 +72,16 @@ class Cluster:
             pass
         self.process.wait(timeout=10)
 
+    def signal_group(self, signum=signal.SIGTERM):
+        """Signal every process of the worker at once, as `kill -TERM -- -PGID`, honcho and systemd do."""
+        os.killpg(self.process.pid, signum)
+
+    def signal_main(self, signum=signal.SIGTERM):
+        """Signal the worker's main process only."""
+        self.process.send_signal(signum)
+
     def stop(self):
-        """Stop gracefully by signalling the main process only (signalling the group can hang)."""
+        """Stop gracefully by signalling the main process only."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

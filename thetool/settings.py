@@ -294,7 +294,14 @@ THETOOL_YFINANCE_CACHE_DIR = env.str("THETOOL_YFINANCE_CACHE_DIR", default=str(B
 THETOOL_DEDUP_WINDOW_SECONDS = env_int("THETOOL_DEDUP_WINDOW_SECONDS", 300, minimum=0)
 THETOOL_JOB_CREATE_RETRIES = env_int("THETOOL_JOB_CREATE_RETRIES", 3, minimum=1)
 THETOOL_JOB_CREATE_BACKOFF = env_float("THETOOL_JOB_CREATE_BACKOFF", 0.1, minimum=0)
-THETOOL_JOB_STALE_SECONDS = env_int("THETOOL_JOB_STALE_SECONDS", 120, minimum=1)
+# A job whose worker has not beaten for this long is stale (re-queued by the reaper, retired by a new request).
+THETOOL_JOB_STALE_SECONDS = env_int("THETOOL_JOB_STALE_SECONDS", 60, minimum=1)
+# Seconds between heartbeats while a job runs, also during a fetch (0: a quarter of the stale limit).
+THETOOL_JOB_HEARTBEAT_SECONDS = env_float("THETOOL_JOB_HEARTBEAT_SECONDS", 0, minimum=0)
+# How often `run_worker`'s reaper looks for stale jobs (outside the job queue, so a backlog cannot delay it).
+THETOOL_REAPER_INTERVAL_SECONDS = env_float("THETOOL_REAPER_INTERVAL_SECONDS", 10.0, minimum=0.1)
+# How long `run_worker` waits for its processes after SIGTERM/SIGINT before killing what is left.
+THETOOL_WORKER_STOP_SECONDS = env_float("THETOOL_WORKER_STOP_SECONDS", 8.0, minimum=1)
 THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)

@@ -1,9 +1,12 @@
-"""Jobs on a real django-q2 cluster process: completion, SIGKILL mid-job, cancel, Redis broker."""
+"""Jobs on a real worker process (`run_worker`: django-q2 cluster + reaper): completion, stop signals,
+SIGKILL mid-job (with and without a backlog), cancel, Redis broker."""
 
-import importlib
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
-from django.apps import apps as django_apps
 
 from jobs import services
 from jobs.models import AnalysisJob, JobStatus
@@ -41,10 +44,8 @@ def test_a_real_qcluster_runs_a_job_to_completion():
 
 
 def test_sigkill_mid_job_then_restart_completes_with_each_symbol_stored_once():
-    # The reaper schedule, as migration jobs.0002 installs it (transactional tests flush tables).
-    importlib.import_module("jobs.migrations.0002_schedule_recovery").create_schedule(django_apps, None)
     job, _ = services.request_analysis_job(symbols=MANY)
-    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 2}
+    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 2, "THETOOL_REAPER_INTERVAL_SECONDS": 1}
     with running_cluster("killed", **env) as cluster:
         wait_for(lambda: status_of(job).completed >= 200, timeout=60, interval=0.05, message="the job to get going")
         cluster.kill_hard()
@@ -53,8 +54,8 @@ def test_sigkill_mid_job_then_restart_completes_with_each_symbol_stored_once():
     assert 0 < at_kill.completed < at_kill.total
     assert AnalysisResult.objects.filter(job=job).count() == at_kill.completed, "progress never claims more than stored"
 
-    # Nobody intervenes: the restarted cluster's scheduler runs the reaper (about 30 s after start),
-    # which re-queues the job, and a worker resumes it where it stopped.
+    # Nobody intervenes: the restarted worker's reaper re-queues the job once its heartbeat is
+    # stale, and a worker resumes it where it stopped.
     with running_cluster("restarted", **env) as cluster:
         wait_for(
             lambda: status_of(job).status == JobStatus.COMPLETED,
@@ -109,3 +110,95 @@ def test_a_job_runs_on_the_redis_broker(monkeypatch):
             message=lambda: f"redis job\n{cluster.log()}",
         )
     assert AnalysisResult.objects.filter(job=job).count() == 2
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies waiting to be reaped do not count)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _ppid, group = text[text.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+STOP_PATTERNS = {
+    "sigterm-to-the-group": lambda cluster: cluster.signal_group(signal.SIGTERM),
+    "sigterm-to-the-main-process": lambda cluster: cluster.signal_main(signal.SIGTERM),
+    "sigint-to-the-main-process": lambda cluster: cluster.signal_main(signal.SIGINT),
+}
+
+
+@pytest.mark.parametrize("pattern", list(STOP_PATTERNS))
+def test_a_stop_signal_ends_the_worker_and_hands_its_job_back_at_once_to_resume_elsewhere(pattern):
+    job, _ = services.request_analysis_job(symbols=MANY)
+    # A stale limit far beyond the test: only the worker's own hand-back can re-queue the job.
+    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 600, "THETOOL_Q_WORKERS": 2}
+    with running_cluster(f"stop-{pattern}", **env) as cluster:
+        wait_for(lambda: status_of(job).completed >= 200, timeout=60, interval=0.05, message="the job to get going")
+        signalled = time.monotonic()
+        STOP_PATTERNS[pattern](cluster)
+        try:
+            exit_code = cluster.process.wait(timeout=30)  # a hang guard, not a speed requirement
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker was still running 30 s after {pattern}\n{cluster.log()}")
+        stop_seconds = time.monotonic() - signalled
+        leftovers = live_group_members(cluster.process.pid)
+        log = cluster.log()
+    print(f"\n{pattern}: worker stopped in {stop_seconds:.2f} s")  # the measured number, for the record
+    assert exit_code == 0, log
+    assert leftovers == [], f"processes of the worker outlived it: {leftovers}\n{log}"
+    released = status_of(job)
+    assert released.status == JobStatus.QUEUED, f"the job must be handed back, not left {released.status}\n{log}"
+    assert released.heartbeat_at is None and released.attempt == 1
+    assert "re-queued to resume where it stopped" in released.status_reason
+    assert 0 < released.completed < released.total
+    assert AnalysisResult.objects.filter(job=job).count() == released.completed
+    assert f"Job {job.pk} released by attempt 1" in log
+
+    with running_cluster(f"resume-{pattern}", **env) as cluster:
+        wait_for(
+            lambda: status_of(job).status == JobStatus.COMPLETED,
+            timeout=120,
+            interval=0.5,
+            message=lambda: f"a new worker to resume the job\n{cluster.log()}",
+        )
+    job.refresh_from_db()
+    assert job.attempt == 2 and job.completed == job.total == len(MANY)
+    assert AnalysisResult.objects.filter(job=job).count() == len(MANY)
+    resumed = f"Job {job.pk} attempt 2: analysing {len(MANY) - released.completed} of {len(MANY)} symbols"
+    assert resumed in cluster.log(), "the resumed attempt must skip the symbols already stored"
+
+
+def test_a_killed_workers_job_is_requeued_by_the_reaper_without_waiting_behind_a_backlog():
+    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 3, "THETOOL_REAPER_INTERVAL_SECONDS": 1}
+    job, _ = services.request_analysis_job(symbols=MANY)
+    with running_cluster("backlog-killed", **env) as cluster:
+        wait_for(lambda: status_of(job).completed >= 100, timeout=60, interval=0.05, message="the job to get going")
+        # 40 jobs queued behind it: the old reaper, a scheduled task in this queue, waited behind them all.
+        backlog = [
+            services.request_analysis_job(symbols=[f"B{n:02d}X{i:03d}.NS" for i in range(500)])[0] for n in range(40)
+        ]
+        cluster.kill_hard()
+    killed = time.monotonic()
+    assert status_of(job).status == JobStatus.PROCESSING
+
+    with running_cluster("backlog-reaper", **env) as cluster:
+        wait_for(
+            lambda: f"Re-queued stale job {job.pk} (attempt 1/" in cluster.log(),
+            timeout=90,
+            interval=0.1,
+            message=lambda: f"the reaper to re-queue the job\n{cluster.log()}",
+        )
+        requeued_seconds = time.monotonic() - killed
+        still_waiting = AnalysisJob.objects.filter(pk__in=[b.pk for b in backlog], status=JobStatus.QUEUED).count()
+    stale = env["THETOOL_JOB_STALE_SECONDS"]
+    print(f"\nre-queued {requeued_seconds:.1f} s after SIGKILL (stale limit {stale} s), {still_waiting}/40 queued")
+    assert still_waiting > 0, "the reaper must not wait for the backlog to drain"
+    assert status_of(job).attempt in (1, 2)

@@ -1,18 +1,24 @@
 """The worker side, in-process: claim, fence, resume, cancel, recover, and django-q2's timeout."""
 
+import os
+import signal
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.models import OrmQ
 
-from jobs import execution, services, tasks
+from jobs import execution, services, tasks, worker
+from jobs.exceptions import WorkerShutdown
 from jobs.models import AnalysisJob, JobStatus
 from stocks import services as stock_services
 from stocks.market_data import SourceUnavailable
 from stocks.models import AnalysisResult
+from tests.cluster import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -220,10 +226,96 @@ def test_recover_jobs_command_reports_what_it_did(capsys):
     assert "1 stale processing job(s) re-queued" in out and str(job.pk) in out
 
 
-def test_the_recovery_schedule_is_installed_by_migrations():
+def test_the_reaper_is_not_a_task_in_the_job_queue_after_migrations():
+    # As a django-q2 schedule it waited behind every queued job; run_worker runs it beside the cluster.
     from django_q.models import Schedule
 
     call_command("migrate", "jobs", "0001", verbosity=0)
     call_command("migrate", "jobs", verbosity=0)
-    schedule = Schedule.objects.get(func="jobs.tasks.recover_stale_jobs")
-    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1
+    assert not Schedule.objects.filter(func="jobs.tasks.recover_stale_jobs").exists()
+
+
+@pytest.fixture
+def worker_signal_handlers(monkeypatch):
+    """This process behaves like a django-q2 worker under run_worker, for one test."""
+    previous = {signum: signal.getsignal(signum) for signum in worker.STOP_SIGNALS}
+    monkeypatch.setattr(worker, "_stop_signal", None)
+    monkeypatch.setattr(worker, "_stop_raised", False)
+    wrappers = list(connection.execute_wrappers)
+    worker.install_shutdown_handlers()
+    yield
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+    connection.execute_wrappers[:] = wrappers
+
+
+def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(monkeypatch, worker_signal_handlers):
+    real = stock_services.analyze_symbols
+    calls = []
+
+    def signalled_during_the_second_batch(**kwargs):
+        calls.append(kwargs["symbols"])
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered to this thread's handler at once
+        return real(**kwargs)
+
+    monkeypatch.setattr(execution, "analyze_symbols", signalled_during_the_second_batch)
+    job = new_job()
+    with pytest.raises(WorkerShutdown):
+        tasks.run_analysis_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and "received SIGTERM" in job.status_reason
+    assert job.heartbeat_at is None and job.attempt == 1 and job.completed == 2
+    assert job.enqueued and OrmQ.objects.count() == 2, "handed to the broker again, not left for the reaper"
+
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    job.refresh_from_db()
+    assert (job.attempt, job.completed) == (2, 5)
+
+
+def test_a_stop_signal_during_a_transaction_waits_for_it_to_end(worker_signal_handlers):
+    # Raised inside a statement, the driver would cancel it and could leave a row lock held.
+    job = new_job()
+    with transaction.atomic():
+        AnalysisJob.objects.filter(pk=job.pk).update(status_reason="first")
+        os.kill(os.getpid(), signal.SIGTERM)
+        AnalysisJob.objects.filter(pk=job.pk).update(status_reason="second, same transaction")
+    with pytest.raises(WorkerShutdown):
+        AnalysisJob.objects.filter(pk=job.pk).exists()  # the first statement after the transaction
+    assert AnalysisJob.objects.get(pk=job.pk).status_reason == "second, same transaction"
+
+
+def test_the_heartbeat_beats_while_a_long_fetch_runs(settings, monkeypatch):
+    settings.THETOOL_JOB_HEARTBEAT_SECONDS = 0.05
+    real = stock_services.analyze_symbols
+    seen = []
+
+    def slow_fetch(**kwargs):
+        # Blocks like a long download until the heartbeat thread has beaten twice behind its back.
+        start = AnalysisJob.objects.get(pk=job.pk).heartbeat_at
+        wait_for(
+            lambda: seen.append(AnalysisJob.objects.get(pk=job.pk).heartbeat_at) or len(set(seen) - {start}) >= 2,
+            timeout=30,
+            interval=0.01,
+            message="the heartbeat to move during the fetch",
+        )
+        return real(**kwargs)
+
+    monkeypatch.setattr(execution, "analyze_symbols", slow_fetch)
+    job = new_job(symbols=SYMBOLS[:2])
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+
+
+def test_a_worker_that_lost_its_job_stops_beating(settings, caplog):
+    settings.THETOOL_JOB_HEARTBEAT_SECONDS = 0.05
+    job = new_job()
+    attempt = execution.claim_job(job_id=job.pk)
+    with execution.beating(job_id=job.pk, attempt=attempt):
+        services.cancel_job(job_id=job.pk)
+        # The thread ends on its own, while the job body would still be running.
+        wait_for(
+            lambda: not any(t.name == f"heartbeat-{job.pk}" for t in threading.enumerate()),
+            timeout=30,
+            message="the heartbeat thread to stop",
+        )
+    assert f"Job {job.pk} attempt 1 no longer owns the job; heartbeat stops" in caplog.text

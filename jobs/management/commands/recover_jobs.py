@@ -6,8 +6,8 @@ from jobs.execution import recover_stale_jobs
 class Command(BaseCommand):
     help = (
         "Re-queue analysis jobs whose worker stopped beating (they resume where they stopped), hand "
-        "waiting jobs to the queue again, and fail jobs that used all their attempts. The cluster runs "
-        "this every minute; operators can run it now."
+        "waiting jobs to the queue again, and fail jobs that used all their attempts. run_worker runs "
+        "this every THETOOL_REAPER_INTERVAL_SECONDS; operators can run it now."
     )
 
     def add_arguments(self, parser):

@@ -1,0 +1,218 @@
+"""The worker process (`manage.py run_worker`): a django-q2 cluster that stops on time, and the reaper.
+
+Why not plain `qcluster`. django-q2 1.11.1 stops a cluster through multiprocessing Events shared by
+its processes: the main process's SIGTERM handler calls `stop_event.set()` and joins the sentinel,
+which then waits for every worker to finish its current task. Signalled as a whole process group
+(`kill -TERM -- -PGID`, honcho on Ctrl-C, systemd's KillMode=control-group), the sentinel, pusher,
+monitor and workers die at once (the sentinel sets SIGTERM to SIG_DFL and its children inherit it);
+a sentinel killed while it sleeps in `stop_event.wait()` never acknowledges the wake-up, so the
+main process blocks in `stop_event.set()` forever, and the killed worker never hands its job back.
+Signalled alone, the main process waits for the running job to finish, up to an hour.
+
+The design here does not depend on those Events, so it holds whichever processes get the signal:
+- each worker process gets a SIGTERM/SIGINT handler (django-q2's `post_spawn` signal) that raises
+  WorkerShutdown inside the running task, at once during a fetch or the analysis, or as soon as a
+  database statement or transaction in progress ends; the task hands its job back (re-queued and
+  enqueued again, resuming where it stopped) and the worker exits;
+- the main process only records the request in its handler, then sends SIGTERM to every process
+  of its cluster (so signalling the main process alone is the same as signalling the group), never
+  touches django-q2's Events, and waits at most THETOOL_WORKER_STOP_SECONDS for them to exit;
+  a process still alive then (stuck in C code) is killed, and its job is left to the reaper;
+- the reaper (`recover_stale_jobs`) runs in a thread of the main process every
+  THETOOL_REAPER_INTERVAL_SECONDS, outside the job queue, so a backlog of queued jobs never delays it.
+
+Finding the cluster's processes reads /proc (Linux, where TheTool is deployed).
+"""
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection, connections
+from django_q.cluster import Cluster
+from django_q.signals import post_spawn
+
+from jobs import execution
+from jobs.exceptions import WorkerShutdown
+
+logger = logging.getLogger("jobs")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+# --- Inside each django-q2 worker process ----------------------------------------------------
+
+_stop_signal: str | None = None  # set by the first stop signal this worker process receives
+_stop_raised = False  # WorkerShutdown has been raised in the running task
+_queries_running = 0  # database statements of this (main) thread in flight
+
+
+def install_shutdown_handlers(**kwargs) -> None:
+    """`post_spawn` receiver: runs in every worker process django-q2 starts (and restarts)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _on_stop_signal)
+    connection.execute_wrappers.append(_finish_queries_before_shutdown)
+
+
+def _on_stop_signal(signum, frame) -> None:
+    global _stop_signal
+    if _stop_signal is not None:
+        # The group's signal and the one forwarded by the main process both arrive: the second
+        # must not interrupt the hand-back that the first started.
+        return
+    _stop_signal = signal.Signals(signum).name
+    if _queries_running or connection.in_atomic_block:
+        # Raising inside a statement or transaction makes the driver cancel the statement and can
+        # leave the connection (and a row lock the heartbeat thread waits for) in an unknown state:
+        # the query wrapper raises as soon as the statement or transaction is over.
+        return
+    _raise_once()
+
+
+def _raise_once() -> None:
+    # Only once: the hand-back that follows must be able to write to the database.
+    global _stop_raised
+    if not _stop_raised:
+        _stop_raised = True
+        raise WorkerShutdown(_stop_signal)
+
+
+def _finish_queries_before_shutdown(execute, sql, params, many, context):
+    """A Django execute wrapper on the worker's main connection: a deferred stop is raised here."""
+    global _queries_running
+    _queries_running += 1
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        _queries_running -= 1
+        if _stop_signal is not None and not _queries_running and not connection.in_atomic_block:
+            _raise_once()
+
+
+# --- The main process ------------------------------------------------------------------------
+
+
+class WorkerSupervisor:
+    def __init__(self):
+        self.stop_signal: str | None = None
+        self.reaper_stop = threading.Event()
+
+    def run(self) -> int:
+        """Start the cluster and the reaper; on SIGTERM/SIGINT stop both. Returns the exit code."""
+        post_spawn.connect(install_shutdown_handlers, dispatch_uid="thetool-worker-shutdown")
+        connections.close_all()  # the cluster forks from this process: children must not share a connection
+        cluster = Cluster()  # installs django-q2's own handlers, replaced here
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._request_stop)
+        try:
+            cluster.start()
+        except RuntimeError:
+            if self.stop_signal is None:
+                raise
+            # Signalled while starting: the sentinel died of it, which is the stop we were asked for.
+        reaper = threading.Thread(target=self._reap_forever, name="job-reaper", daemon=True)
+        reaper.start()
+        while self.stop_signal is None:
+            if not cluster.sentinel.is_alive():
+                logger.error("The django-q2 sentinel died (exit code %s); stopping", cluster.sentinel.exitcode)
+                self._stop(cluster, reaper)
+                return 1
+            time.sleep(0.2)
+        return self._stop(cluster, reaper)
+
+    def _request_stop(self, signum, frame) -> None:
+        # Only a flag: blocking work in a signal handler is how django-q2's own stop deadlocks.
+        self.stop_signal = self.stop_signal or signal.Signals(signum).name
+
+    def _reap_forever(self) -> None:
+        interval = settings.THETOOL_REAPER_INTERVAL_SECONDS
+        try:
+            while not self.reaper_stop.wait(interval):
+                try:
+                    close_old_connections()  # a connection broken by a database restart is replaced
+                    execution.recover_stale_jobs()
+                except Exception:
+                    # A busy or briefly unreachable database: the next tick tries again.
+                    logger.exception("The job reaper failed; retrying in %ss", interval)
+        finally:
+            connection.close()
+
+    def _stop(self, cluster: Cluster, reaper: threading.Thread) -> int:
+        started = time.monotonic()
+        self.reaper_stop.set()
+        processes = cluster_processes(root=os.getpid())
+        logger.info(
+            "Worker stopping (%s): signalling %d cluster processes", self.stop_signal or "sentinel died", len(processes)
+        )
+        for pid in processes:  # the sentinel first, so it restarts nobody
+            _send(pid, signal.SIGTERM)
+        deadline = started + settings.THETOOL_WORKER_STOP_SECONDS
+        while time.monotonic() < deadline and any(_is_running(pid) for pid in processes):
+            cluster.sentinel.join(timeout=0.05)  # reaps our child, so it is not counted as a zombie
+        stuck = [pid for pid in processes if _is_running(pid)]
+        for pid in stuck:
+            logger.error("Process %d did not stop within %ss; killing it", pid, settings.THETOOL_WORKER_STOP_SECONDS)
+            _send(pid, signal.SIGKILL)
+        cluster.sentinel.join(timeout=5)
+        reaper.join(timeout=1)
+        logger.info("Worker stopped in %.1fs", time.monotonic() - started)
+        return 1 if stuck else 0
+
+
+def run_worker() -> int:
+    return WorkerSupervisor().run()
+
+
+# --- Processes, from /proc ---------------------------------------------------------------------
+
+
+def cluster_processes(*, root: int) -> list[int]:
+    """Every descendant of `root`, parents before children (sentinel, then its workers)."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in _parent_pids().items():
+        children.setdefault(ppid, []).append(pid)
+    if not children:  # no /proc: at least the direct children multiprocessing knows
+        return [p.pid for p in multiprocessing.active_children()]
+    found, frontier = [], [root]
+    while frontier:
+        nxt = [child for pid in frontier for child in sorted(children.get(pid, []))]
+        found.extend(nxt)
+        frontier = nxt
+    return found
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name may contain spaces and parentheses: fields start after its last ")".
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _parent_pids() -> dict[int, int]:
+    parents = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return parents
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))):
+            parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def _is_running(pid: int) -> bool:
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
+
+
+def _send(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
