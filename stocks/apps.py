@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class StocksConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'stocks'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "stocks"
