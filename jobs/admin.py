@@ -81,15 +81,10 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     # Everything shown is read-only: jobs change only through the actions.
     readonly_fields = flatten_fieldsets(fieldsets)
 
-    def get_queryset(self, request):
-        # Not super(): it orders by get_ordering() before the selector adds the field it orders by.
-        return selectors.active_first(AnalysisJob.objects.all())
-
     def get_ordering(self, request):
-        # The changelist re-sorts the queryset by this ordering (by default the model's -created_at,
-        # which silently undid active-first), so it takes the selector's own ordering; a click on a
-        # column header still overrides it.
-        return list(selectors.active_first(AnalysisJob.objects.none()).query.order_by)
+        # The changelist sorts by this (by default the model's -created_at, which silently undid an
+        # active-first get_queryset); a click on a column header still overrides it.
+        return selectors.active_first_ordering()
 
     def has_add_permission(self, request):
         return False
