@@ -1,5 +1,6 @@
 """The job API contract existing clients rely on, including the seed guide's four checks."""
 
+import json
 import uuid
 
 import pytest
@@ -213,7 +214,10 @@ def test_jobs_viewset_lists_active_first_filters_creates_and_cancels(api):
 )
 def test_bad_input_is_a_clear_400_and_creates_nothing(api, body):
     error = assert_error(post(api, ANALYZE_ALL, body), 400)
-    assert error["details"] or error["message"]
+    # The answer names what was wrong: the field other than `symbols`, else the symbols themselves.
+    culprit = next((field for field in body if field != "symbols"), "symbols")
+    named = culprit.removesuffix("_id").removesuffix("s")  # "strategy_id" -> "strategy", "symbols" -> "symbol"
+    assert named in (error["message"] + json.dumps(error["details"])).lower(), error
     assert AnalysisJob.objects.count() == 0
 
 
