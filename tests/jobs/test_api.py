@@ -2,9 +2,11 @@
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from jobs import services
@@ -175,6 +177,8 @@ def test_jobs_viewset_lists_active_first_filters_creates_and_cancels(api):
     second = post(api, ANALYZE_ALL, {"symbols": ["INFY.NS"]}).json()["job_id"]
     cancelled = api.post(f"/api/jobs/{first.json()['job_id']}/cancel/")
     assert cancelled.status_code == 200
+    # The active job is the older one, so newest-first alone would list the cancelled one first.
+    AnalysisJob.objects.filter(pk=second).update(created_at=timezone.now() - timedelta(hours=1))
     listing = api.get("/api/jobs/").json()
     assert listing["count"] == 2
     assert listing["results"][0]["job_id"] == second, "active jobs come first"
