@@ -122,3 +122,15 @@ def test_make_stops_clearly_when_no_python_is_recent_enough(tmp_path):
     result = make_python(tmp_path, "check-python")
     assert result.returncode != 0
     assert "TheTool needs Python >= 3.11" in result.stdout + result.stderr
+
+
+def test_lint_checks_formatting_too_and_ci_runs_it_before_the_tests(venv):
+    planned = subprocess.run(
+        [MAKE, "--no-print-directory", "-n", "-C", str(settings.BASE_DIR), "lint", f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    assert f"{venv}/bin/ruff format --check ." in planned and f"{venv}/bin/ruff check ." in planned
+    ci = (settings.BASE_DIR / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make lint") < ci.index("make test")
