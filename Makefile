@@ -1,14 +1,26 @@
 # TheTool: `make run` installs and starts the service (web + worker); `make test` runs every test.
-PYTHON ?= python3.11
+# The first Python >= 3.11 found on PATH (a name that exists but cannot run, like a pyenv shim for a
+# version that is not installed, is passed over). Override with `make PYTHON=/path/to/python3.x ...`.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The PostgreSQL pass of `make test` (skipped with a reason when nothing listens there; required when CI=true).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/thetool
 PYTEST_ARGS ?=
 
-.PHONY: install run run-scale test lint bench clean
+.PHONY: install run run-scale test lint bench clean check-python
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "TheTool needs Python >= 3.11 (3.11 and 3.12 are tested): none of python3.11, python3.12," \
+			"python3.13, python3 on PATH is one. Install one, or run make PYTHON=/path/to/python3.x"; exit 1; \
+	fi
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"TheTool needs Python >= 3.11; $(PYTHON) is " + sys.version.split()[0])'
 
 $(VENV)/.installed: requirements.txt
+	@$(MAKE) --no-print-directory check-python
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
@@ -37,23 +49,32 @@ run-scale: install
 	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
 		$(VENV)/bin/honcho start --procfile deploy/Procfile.scale --app-root . -p $(SCALE_PORT) -c web=$(WEB),worker=$(WORKERS)
 
+# Both passes always run (a failing SQLite pass must not hide what PostgreSQL says); the target fails
+# when either failed.
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
-	@if $(PY) tests/postgres_reachable.py "$(TEST_POSTGRES_URL)"; then \
+	@echo "== SQLite pass =="; \
+	$(PY) -m pytest $(PYTEST_ARGS); sqlite=$$?; \
+	if $(PY) tests/postgres_reachable.py "$(TEST_POSTGRES_URL)"; then \
 		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL)) =="; \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); postgres=$$?; \
 	elif [ "$$CI" = "true" ]; then \
-		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL), and CI=true requires the PostgreSQL pass"; exit 1; \
+		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL), and CI=true requires the PostgreSQL pass"; \
+		postgres=1; \
 	else \
 		echo "SKIPPED the PostgreSQL pass: nothing listens at $(TEST_POSTGRES_URL) (start PostgreSQL to run it)"; \
-	fi
+		postgres=0; \
+	fi; \
+	echo "== make test: SQLite pass exit $$sqlite, PostgreSQL pass exit $$postgres =="; \
+	[ $$sqlite -eq 0 ] && [ $$postgres -eq 0 ]
 
 lint: install
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
 bench: install
 	$(PY) bench/bench_analysis.py
 	$(PY) bench/bench_universe.py
+	$(PY) bench/bench_load_universe.py
 	$(PY) bench/bench_jobs.py --db both
 	$(PY) bench/bench_dashboard.py --db both
 

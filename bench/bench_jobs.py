@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python bench/bench_jobs.py [--db sqlite|postgres|both] [--quick] [--record]
 
-For each database it creates a fresh one (SQLite: a temporary file; PostgreSQL: `thetool_bench` at
-127.0.0.1:5432, dropped and created with psycopg, dropped again at the end), runs `manage.py migrate`,
+For each database it creates a fresh one (SQLite: a temporary file; PostgreSQL: a per-run
+`thetool_bench_<pid>_<random>` at 127.0.0.1:5432, created with psycopg and dropped again at the end; no other
+database is touched), runs `manage.py migrate`,
 starts gunicorn (2 workers x 4 threads, DEBUG off, demo market data) on a free port of 127.0.0.1 and
 measures, with one keep-alive connection per client thread:
 
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,7 +58,9 @@ SYMBOLS_CSV = ROOT.parent / "shared" / "data" / "nse_stocks_complete.csv"
 VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-POSTGRES_BENCH_DB = "thetool_bench"
+# A database of this run's own: two benchmark runs (or a run beside a test run) on one server never
+# drop each other's database. Only this name is ever created and dropped.
+POSTGRES_BENCH_DB = f"thetool_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 ANALYZE = "/api/stocks/analyze-all-stocks"
 UNIVERSE = 2192
 GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4
@@ -387,7 +391,6 @@ def fresh_database(kind: str, work_dir: Path):
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(sql)
 
-    admin(f"DROP DATABASE IF EXISTS {POSTGRES_BENCH_DB} WITH (FORCE)")
     admin(f"CREATE DATABASE {POSTGRES_BENCH_DB}")
     try:
         yield f"postgres://postgres@127.0.0.1:5432/{POSTGRES_BENCH_DB}"

@@ -98,8 +98,10 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     # Everything shown is read-only: jobs change only through the actions.
     readonly_fields = flatten_fieldsets(fieldsets)
 
-    def get_queryset(self, request):
-        return selectors.active_first(super().get_queryset(request))
+    def get_ordering(self, request):
+        # The changelist sorts by this (by default the model's -created_at, which silently undid an
+        # active-first get_queryset); a click on a column header still overrides it.
+        return selectors.active_first_ordering()
 
     def has_add_permission(self, request):
         return False

@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models.expressions import OrderBy
 from django.utils import timezone
 
 from jobs.exceptions import InvalidJobId, JobNotEnqueued, JobNotFound
@@ -26,10 +27,17 @@ def get_job(job_id) -> AnalysisJob:
         raise JobNotFound(f"No job with id {pk}", details={"job_id": str(pk)}) from None
 
 
-def active_first(jobs: QuerySet[AnalysisJob]) -> QuerySet[AnalysisJob]:
-    """Queued and processing jobs first (what people open a job list for), newest first within each."""
+def active_first_ordering() -> list[OrderBy]:
+    """Queued and processing jobs first (what people open a job list for), newest first within each.
+
+    Expressions, not an annotation, so that the admin can use them as its ordering as-is.
+    """
     rank = Case(When(status__in=ACTIVE_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return jobs.annotate(active_rank=rank).order_by("active_rank", "-created_at")
+    return [rank.asc(), F("created_at").desc()]
+
+
+def active_first(jobs: QuerySet[AnalysisJob]) -> QuerySet[AnalysisJob]:
+    return jobs.order_by(*active_first_ordering())
 
 
 def jobs_active_first(*, status: str | None = None) -> QuerySet[AnalysisJob]:

@@ -333,7 +333,9 @@ THETOOL_METRICS_TOKEN = env.str("THETOOL_METRICS_TOKEN", default="")
 # --- django-q2 ------------------------------------------------------------------------------
 Q_TIMEOUT = env_int("THETOOL_Q_TIMEOUT", 3600, minimum=1)
 Q_CLUSTER = {
-    "name": "thetool",
+    # The queue's name: Redis keys are django_q:<name>:*, so two deployments (or test runs) sharing a
+    # Redis server need different names. Every web and worker process of one deployment uses the same.
+    "name": env.str("THETOOL_Q_CLUSTER_NAME", default="thetool"),
     "workers": env_int("THETOOL_Q_WORKERS", 2, minimum=1),
     # A job task may run this long; it must stay below `retry` or a running task is delivered again.
     "timeout": Q_TIMEOUT,

@@ -1,9 +1,12 @@
 """The job API contract existing clients rely on, including the seed guide's four checks."""
 
+import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from jobs import services
@@ -174,6 +177,8 @@ def test_jobs_viewset_lists_active_first_filters_creates_and_cancels(api):
     second = post(api, ANALYZE_ALL, {"symbols": ["INFY.NS"]}).json()["job_id"]
     cancelled = api.post(f"/api/jobs/{first.json()['job_id']}/cancel/")
     assert cancelled.status_code == 200
+    # The active job is the older one, so newest-first alone would list the cancelled one first.
+    AnalysisJob.objects.filter(pk=second).update(created_at=timezone.now() - timedelta(hours=1))
     listing = api.get("/api/jobs/").json()
     assert listing["count"] == 2
     assert listing["results"][0]["job_id"] == second, "active jobs come first"
@@ -213,7 +218,10 @@ def test_jobs_viewset_lists_active_first_filters_creates_and_cancels(api):
 )
 def test_bad_input_is_a_clear_400_and_creates_nothing(api, body):
     error = assert_error(post(api, ANALYZE_ALL, body), 400)
-    assert error["details"] or error["message"]
+    # The answer names what was wrong: the field other than `symbols`, else the symbols themselves.
+    culprit = next((field for field in body if field != "symbols"), "symbols")
+    named = culprit.removesuffix("_id").removesuffix("s")  # "strategy_id" -> "strategy", "symbols" -> "symbol"
+    assert named in (error["message"] + json.dumps(error["details"])).lower(), error
     assert AnalysisJob.objects.count() == 0
 
 

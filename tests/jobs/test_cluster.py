@@ -4,6 +4,7 @@ SIGKILL mid-job (with and without a backlog), cancel, Redis broker."""
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -96,20 +97,30 @@ def test_a_job_runs_on_the_redis_broker(monkeypatch):
     from django_q.models import OrmQ
 
     redis_url = "redis://127.0.0.1:6379/15"
-    redis.Redis.from_url(redis_url).flushdb()
+    server = redis.Redis.from_url(redis_url)
+    # A queue of this run's own (django-q2 keys everything by the cluster name), so runs sharing the
+    # server never take each other's tasks; only this run's keys are deleted afterwards, never the database.
+    name = f"thetool-test-{uuid.uuid4().hex[:12]}"
     # Enqueue through Redis from this process, exactly as a web process with REDIS_URL set does.
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", redis_url)
-    job, _ = services.request_analysis_job(symbols=["RELIANCE.NS", "TCS.NS"])
-    assert job.enqueued and OrmQ.objects.count() == 0
-    assert redis.Redis.from_url(redis_url).llen(f"django_q:{Conf.CLUSTER_NAME}:q") == 1
-    with running_cluster("redis", REDIS_URL=redis_url) as cluster:
-        wait_for(
-            lambda: status_of(job).status == JobStatus.COMPLETED,
-            timeout=60,
-            message=lambda: f"redis job\n{cluster.log()}",
-        )
-    assert AnalysisResult.objects.filter(job=job).count() == 2
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "Q_STAT", f"django_q:{name}:cluster")
+    try:
+        job, _ = services.request_analysis_job(symbols=["RELIANCE.NS", "TCS.NS"])
+        assert job.enqueued and OrmQ.objects.count() == 0
+        assert server.llen(f"django_q:{name}:q") == 1
+        with running_cluster("redis", REDIS_URL=redis_url, THETOOL_Q_CLUSTER_NAME=name) as cluster:
+            wait_for(
+                lambda: status_of(job).status == JobStatus.COMPLETED,
+                timeout=60,
+                message=lambda: f"redis job\n{cluster.log()}",
+            )
+        assert AnalysisResult.objects.filter(job=job).count() == 2
+        assert server.llen(f"django_q:{name}:q") == 0
+    finally:
+        server.delete(*server.scan_iter(match=f"django_q:{name}:*"), f"django_q:{name}:q")
 
 
 def live_group_members(pgid: int) -> list[int]:

@@ -29,26 +29,44 @@ def make_price_cache(symbol="TCS.NS") -> PriceCache:
     )
 
 
-@pytest.mark.parametrize("model", ["stock", "analysisresult", "pricecache"])
-def test_changelists_render_for_a_superuser(admin_client, model):
+@pytest.mark.parametrize(
+    ("model", "listed"),
+    [("stock", ["M&M"]), ("analysisresult", ["M&M.NS", "TCS.NS"]), ("pricecache", ["TCS.NS"])],
+)
+def test_changelists_list_every_record_for_a_superuser(admin_client, model, listed):
     make_stock("M&M")
-    make_result("M&M.NS", job=make_job(["M&M.NS"]))
+    job = make_job(["M&M.NS"])
+    make_result("M&M.NS", job=job)
     make_result("TCS.NS", error="no data returned by Yahoo for TCS.NS")
     make_price_cache()
 
     response = admin_client.get(reverse(f"admin:stocks_{model}_changelist"))
 
     assert response.status_code == 200
+    assert sorted(row.symbol for row in response.context["cl"].result_list) == listed
+    if model == "analysisresult":
+        assert reverse("admin:jobs_analysisjob_change", args=[job.pk]) in response.content.decode()
 
 
-def test_change_pages_render_for_a_superuser(admin_client):
+def test_change_pages_show_the_record_and_only_stocks_are_editable(admin_client):
     stock = make_stock("BAJAJ-AUTO")
     result = make_result("BAJAJ-AUTO.NS", job=make_job(["BAJAJ-AUTO.NS"]))
     cache = make_price_cache()
 
+    pages = {}
     for model, pk in (("stock", stock.pk), ("analysisresult", result.pk), ("pricecache", cache.pk)):
         response = admin_client.get(reverse(f"admin:stocks_{model}_change", args=[pk]))
         assert response.status_code == 200, model
+        assert response.context["original"].pk == pk, model
+        pages[model] = response.content.decode()
+
+    assert 'name="symbol"' in pages["stock"] and 'value="BAJAJ-AUTO"' in pages["stock"]
+    assert 'name="_save"' in pages["stock"]
+    for model in ("analysisresult", "pricecache"):
+        assert 'name="_save"' not in pages[model], f"{model} is read-only"
+    assert "BAJAJ-AUTO.NS" in pages["analysisresult"] and "RSI 14 below 30 votes buy" in pages["analysisresult"]
+    assert "TCS.NS" in pages["pricecache"]
+    assert "field-bars" not in pages["pricecache"], "the raw bars are left out of the page"
 
 
 def test_stock_search_finds_symbols_with_ampersand(admin_client):

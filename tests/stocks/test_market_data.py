@@ -322,7 +322,9 @@ def test_a_concurrent_writer_of_the_same_row_does_not_fail_the_fetch(yahoo, toda
 
 
 @pytest.mark.django_db
-def test_reading_2192_cached_symbols_takes_well_under_two_seconds(today):
+def test_2192_cached_symbols_are_read_in_a_few_queries_without_calling_yahoo(
+    yahoo, today, django_assert_max_num_queries
+):
     symbols = [f"S{i:04d}.NS" for i in range(2192)]
     bars = bars_to_json(demo_history("X.NS"))
     PriceCache.objects.bulk_create(
@@ -332,11 +334,14 @@ def test_reading_2192_cached_symbols_takes_well_under_two_seconds(today):
         )
         for s in symbols
     )  # fmt: skip
-    started = time.monotonic()
-    results = fetch_histories(symbols, source="yfinance")
-    elapsed = time.monotonic() - started
+    fake = yahoo({})
+    # Batched reads (IN lists), not a query per symbol; the speed itself is measured by
+    # bench/bench_universe.py ("read + validate cached bars"), never asserted in a test.
+    with django_assert_max_num_queries(10):
+        results = fetch_histories(symbols, source="yfinance")
+    assert fake.calls == []
+    assert len(results) == 2192
     assert all(isinstance(r, PriceHistory) and len(r) == 500 for r in results.values())
-    assert elapsed < 2, f"{elapsed:.2f} s"
 
 
 # --- yfinance: per-symbol errors -------------------------------------------------------------
@@ -428,10 +433,9 @@ def test_a_lasting_rate_limit_gives_transient_per_symbol_errors(yahoo, settings,
 def test_a_download_that_hangs_raises_source_unavailable_quickly(yahoo, settings, today):
     settings.THETOOL_FETCH_WALL_CLOCK_SECONDS = 0.2
     fake = yahoo(good_script(), sleep=3)
-    started = time.monotonic()
+    # The download would return data after 3 s: raising proves the wall-clock limit cut it short.
     with pytest.raises(SourceUnavailable, match="Yahoo Finance is unreachable: .*did not finish within 0.2 s"):
         fetch_histories(SYMBOLS)
-    assert time.monotonic() - started < 1.5
     assert len(fake.calls) == 1  # the breaker trips on the first chunk, not once per chunk
 
 

@@ -2,7 +2,6 @@
 
 import importlib
 import io
-import time
 import urllib.error
 from pathlib import Path
 from unittest import mock
@@ -244,14 +243,14 @@ def test_load_summary_reads_as_one_line():
 
 
 @pytest.mark.django_db
-def test_command_loads_the_real_list_fast_and_a_rerun_changes_nothing(shared_data):
+def test_command_loads_the_real_list_in_bulk_and_a_rerun_changes_nothing(shared_data, django_assert_max_num_queries):
     path = str(shared_data / "nse_stocks_complete.csv")
-    started = time.monotonic()
-    first = run_load_universe(path)
-    elapsed = time.monotonic() - started
+    # Bulk statements, not a query per row: 2,192 rows in a few dozen queries. Its speed is measured
+    # by bench/bench_load_universe.py, not asserted here (a loaded machine would make that flaky).
+    with django_assert_max_num_queries(40):
+        first = run_load_universe(path)
     assert Stock.objects.count() == 2192  # the 50 NIFTY rows from the migration were matched, not duplicated
     assert "skipped 0" in first
-    assert elapsed < 5, f"2,192 rows took {elapsed:.1f} s"
 
     second = run_load_universe(path)
     assert "created 0, updated 0, unchanged 2192, deactivated 0, skipped 0" in second
