@@ -76,14 +76,21 @@ class JobTableCollector:
             "Age of the oldest queued job (0 when none)",
             value=queue["oldest_queued_age_seconds"] or 0,
         )
-        cluster = ops.get_cluster_status(now=now)
+        workers = ops.get_worker_status(now=now)
         yield GaugeMetricFamily(
-            "thetool_clusters_alive", "1 when a django-q2 cluster is alive", value=int(cluster["alive"])
+            "thetool_clusters_alive",
+            "run_worker processes alive (each runs one django-q2 cluster), from the worker registry",
+            value=workers["workers_alive"],
+        )
+        yield GaugeMetricFamily(
+            "thetool_worker_processes",
+            "django-q2 worker processes of the live run_worker processes",
+            value=workers["processes"],
         )
         yield GaugeMetricFamily(
             "thetool_reaper_last_run_age_seconds",
-            "Seconds since the stale-job reaper last ran (-1 never)",
-            value=cluster["reaper_last_run_age_seconds"] if cluster["reaper_last_run_age_seconds"] is not None else -1,
+            "Seconds since a worker's stale-job reaper last finished a pass (-1 never)",
+            value=workers["reaper_last_run_age_seconds"] if workers["reaper_last_run_age_seconds"] is not None else -1,
         )
         yield self._duration_histogram()
         yield self._first_progress_histogram()

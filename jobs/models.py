@@ -212,3 +212,30 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.scope} {self.key} ({self.response_status or 'in progress'})"
+
+
+class WorkerProcess(models.Model):
+    """One `manage.py run_worker` process, as its reaper thread last reported it (the worker registry).
+
+    Operators' reads (/readyz, /metrics, the dashboard, `jobs_report`) count live workers and the
+    reaper's last run from these rows, so every web process on every host sees the same workers,
+    whichever broker carries the jobs. A row is written when the worker starts, at every reaper
+    tick and when it stops; a worker that died without stopping simply stops being seen.
+    """
+
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+    last_reap_at = models.DateTimeField(null=True, blank=True, help_text="When its reaper last finished a pass")
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    processes = models.PositiveSmallIntegerField(default=0, help_text="django-q2 worker processes it runs")
+
+    class Meta:
+        constraints = [
+            # One row per process run: a pid reused on the same host after a restart is a new row.
+            models.UniqueConstraint(fields=["host", "pid", "started_at"], name="worker_process_one_row_per_run"),
+        ]
+
+    def __str__(self):
+        return f"{self.host}:{self.pid} (started {self.started_at:%Y-%m-%d %H:%M:%S} UTC)"

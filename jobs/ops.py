@@ -1,4 +1,4 @@
-"""Reads for operators (selectors): queue, stale jobs, clusters alive, failure reasons and trends.
+"""Reads for operators (selectors): queue, stale jobs, workers alive, failure reasons and trends.
 
 Everything here is read from the database at call time, so every web process on every host
 answers the same numbers (a process-local counter would only know its own requests).
@@ -25,13 +25,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django_q.models import Task
 
-from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobStatus
+from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobStatus, WorkerProcess
 from stocks.models import AnalysisResult
-
-# The scheduled reaper (migration jobs.0002). Its task rows show when a cluster last ran it.
-REAPER_FUNC = "jobs.tasks.recover_stale_jobs"
 
 # Why a whole job failed, from the first words of `status_reason` (written by jobs.services,
 # jobs.execution and jobs.tasks). First match wins; anything else is "other".
@@ -101,47 +97,51 @@ def get_queue_summary(*, now: datetime) -> dict:
     return counts
 
 
-def get_reaper_last_run() -> datetime | None:
-    """When a cluster last finished running the reaper (django-q2 keeps its task rows)."""
-    return Task.objects.filter(func=REAPER_FUNC).aggregate(last=Max("stopped"))["last"]
+def select_live_workers(*, now: datetime) -> QuerySet[WorkerProcess]:
+    """`run_worker` processes that have not stopped and wrote their registry row within THETOOL_WORKER_ALIVE_SECONDS."""
+    seen_after = now - timedelta(seconds=settings.THETOOL_WORKER_ALIVE_SECONDS)
+    return WorkerProcess.objects.filter(stopped_at__isnull=True, last_seen_at__gte=seen_after).order_by("host", "pid")
 
 
-def get_cluster_status(*, now: datetime) -> dict:
-    """Which django-q2 clusters are alive.
+def get_worker_status(*, now: datetime) -> dict:
+    """Live workers and the reaper's last run, from the worker registry (the same on every host, any broker).
 
-    django-q2 publishes each cluster's status (`Stat`, refreshed every 0.5 s, expiring after 3 s)
-    through the broker: Redis shares it between hosts, but the ORM broker keeps it in Django's
-    cache, which is per process unless a shared cache is configured. So a cluster also counts as
-    alive when the reaper, which only a running cluster's scheduler starts, finished recently.
+    Alive means at least one live worker whose reaper is on time: some worker finished a reaper
+    pass within THETOOL_READY_REAPER_MAX_AGE_SECONDS, or every live worker is younger than that
+    (it has not had the time yet). A worker whose reaper keeps failing does not keep a deployment ready.
     """
-    clusters = []
-    try:
-        from django_q.status import Stat
-
-        for stat in Stat.get_all():
-            clusters.append(
-                {
-                    "cluster_id": str(stat.cluster_id),
-                    "host": stat.host,
-                    "status": stat.status,
-                    "workers": len(stat.workers),
-                }
-            )
-    except Exception as exc:  # a broker that cannot be read is reported by the broker check
-        clusters_error = f"{type(exc).__name__}: {exc}"
-    else:
-        clusters_error = None
-    last_run = get_reaper_last_run()
+    live = select_live_workers(now=now).aggregate(
+        n=Count("pk"), processes=Coalesce(Sum("processes"), 0), first_started=Min("started_at")
+    )
+    last_run = WorkerProcess.objects.aggregate(last=Max("last_reap_at"))["last"]
     age = round((now - last_run).total_seconds(), 1) if last_run else None
-    recent_reaper = age is not None and age <= settings.THETOOL_READY_REAPER_MAX_AGE_SECONDS
+    max_age = settings.THETOOL_READY_REAPER_MAX_AGE_SECONDS
+    reaper_on_time = (age is not None and age <= max_age) or (
+        live["n"] > 0 and (now - live["first_started"]).total_seconds() <= max_age
+    )
     return {
-        "alive": bool(clusters) or recent_reaper,
-        "clusters": clusters,
-        "workers": sum(c["workers"] for c in clusters),
+        "alive": live["n"] > 0 and reaper_on_time,
+        "workers_alive": live["n"],
+        "processes": live["processes"],
+        "reaper_on_time": reaper_on_time,
         "reaper_last_run": last_run.isoformat() if last_run else None,
         "reaper_last_run_age_seconds": age,
-        "error": clusters_error,
     }
+
+
+def list_live_workers(*, now: datetime) -> list[dict]:
+    """Each live worker's host, pid and ages (for staff and the command line only: hosts are not public)."""
+    return [
+        {
+            "host": w.host,
+            "pid": w.pid,
+            "processes": w.processes,
+            "started_at": w.started_at.isoformat(timespec="seconds"),
+            "last_seen_age_seconds": round((now - w.last_seen_at).total_seconds(), 1),
+            "last_reap_age_seconds": round((now - w.last_reap_at).total_seconds(), 1) if w.last_reap_at else None,
+        }
+        for w in select_live_workers(now=now)
+    ]
 
 
 def get_job_totals() -> dict:
@@ -352,6 +352,8 @@ def get_jobs_report(*, now: datetime, hours: int = 24, limit: int = 50) -> dict:
         "generated_at": now.isoformat(timespec="seconds"),
         "hours": hours,
         "queue": get_queue_summary(now=now),
+        "workers": get_worker_status(now=now),
+        "live_workers": list_live_workers(now=now),
         "active": active,
         "stale": [str(pk) for pk in sorted(stale_ids, key=str)],
         "duplicates_per_hour": [
@@ -384,7 +386,8 @@ def get_dashboard(*, range_key: str, now: datetime) -> dict:
         **trends,
         "failures_by_reason": get_job_failures_by_reason(since=now - span),
         "queue": get_queue_summary(now=now),
-        "cluster": get_cluster_status(now=now),
+        "cluster": get_worker_status(now=now),
+        "workers": list_live_workers(now=now),
         # Pages show Asia/Kolkata; the chart library draws timestamps as UTC, so the page shifts them.
         "tz_offset_seconds": _display_offset_seconds(now),
     }

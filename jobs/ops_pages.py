@@ -1,5 +1,6 @@
 """The staff operations dashboard (linked from the admin index): trends, rates, failures, queue, workers."""
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import render
 from django.utils import timezone
@@ -16,5 +17,10 @@ def dashboard(request):
     return render(
         request,
         "ops/dashboard.html",
-        {"data": data, "ranges": list(ops.RANGES), "range_key": range_key},
+        {
+            "data": data,
+            "ranges": list(ops.RANGES),
+            "range_key": range_key,
+            "worker_alive_seconds": settings.THETOOL_WORKER_ALIVE_SECONDS,
+        },
     )

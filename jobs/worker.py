@@ -19,7 +19,9 @@ The design here does not depend on those Events, so it holds whichever processes
   touches django-q2's Events, and waits at most THETOOL_WORKER_STOP_SECONDS for them to exit;
   a process still alive then (stuck in C code) is killed, and its job is left to the reaper;
 - the reaper (`recover_stale_jobs`) runs in a thread of the main process every
-  THETOOL_REAPER_INTERVAL_SECONDS, outside the job queue, so a backlog of queued jobs never delays it.
+  THETOOL_REAPER_INTERVAL_SECONDS, outside the job queue, so a backlog of queued jobs never delays it;
+  at start, at every tick and at stop it writes this process's row of the worker registry
+  (`jobs.WorkerProcess`), which /readyz, /metrics, the dashboard and `jobs_report` read.
 
 Finding the cluster's processes reads /proc (Linux, where TheTool is deployed).
 """
@@ -34,11 +36,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections
+from django.utils import timezone
 from django_q.cluster import Cluster
 from django_q.signals import post_spawn
 
-from jobs import execution
+from jobs import execution, worker_registry
 from jobs.exceptions import WorkerShutdown
+from jobs.models import WorkerProcess
 
 logger = logging.getLogger("jobs")
 
@@ -101,6 +105,7 @@ class WorkerSupervisor:
     def __init__(self):
         self.stop_signal: str | None = None
         self.reaper_stop = threading.Event()
+        self.started_at = timezone.now()
 
     def run(self) -> int:
         """Start the cluster and the reaper; on SIGTERM/SIGINT stop both. Returns the exit code."""
@@ -131,16 +136,44 @@ class WorkerSupervisor:
 
     def _reap_forever(self) -> None:
         interval = settings.THETOOL_REAPER_INTERVAL_SECONDS
+        worker = None
         try:
+            worker = self._register()
             while not self.reaper_stop.wait(interval):
+                reaped = False
                 try:
                     close_old_connections()  # a connection broken by a database restart is replaced
                     execution.recover_stale_jobs()
+                    reaped = True
                 except Exception:
                     # A busy or briefly unreachable database: the next tick tries again.
                     logger.exception("The job reaper failed; retrying in %ss", interval)
+                worker = self._report_seen(worker, reaped=reaped)
         finally:
+            if worker is not None:
+                try:
+                    worker_registry.record_worker_stopped(worker=worker)
+                except Exception:
+                    # Not seen any more, it stops counting as alive after THETOOL_WORKER_ALIVE_SECONDS anyway.
+                    logger.warning("Could not record this worker's stop in the registry", exc_info=True)
             connection.close()
+
+    def _register(self) -> WorkerProcess | None:
+        try:
+            return worker_registry.register_worker(processes=settings.Q_CLUSTER["workers"], started_at=self.started_at)
+        except Exception:
+            logger.warning("Could not register this worker; retrying at the next tick", exc_info=True)
+            return None
+
+    def _report_seen(self, worker: WorkerProcess | None, *, reaped: bool) -> WorkerProcess | None:
+        """Tell the registry this worker is alive (registering it first if the database refused at start)."""
+        if worker is None:
+            return self._register()
+        try:
+            worker_registry.record_worker_seen(worker=worker, reaped=reaped)
+        except Exception:
+            logger.warning("Could not update this worker's registry row", exc_info=True)
+        return worker
 
     def _stop(self, cluster: Cluster, reaper: threading.Thread) -> int:
         started = time.monotonic()

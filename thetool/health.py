@@ -38,7 +38,7 @@ def healthz(request):
 @never_cache
 @require_safe
 def readyz(request):
-    """Readiness: 200 when the database and broker answer and a django-q2 cluster is alive, else 503."""
+    """Readiness: 200 when the database and broker answer and a worker (`run_worker`) is alive, else 503."""
     report = check_readiness()
     if report["ready"]:
         return JsonResponse({"status": "ready", **report})
@@ -102,7 +102,7 @@ def _check_cluster_and_jobs(*, now) -> tuple[dict, dict | None]:
     from jobs import ops
 
     try:
-        cluster = ops.get_cluster_status(now=now)
+        cluster = ops.get_worker_status(now=now)
         jobs = ops.get_queue_summary(now=now)
     except Exception as exc:
         logger.warning("Readiness: could not read cluster or job state: %s", _failure(exc))

@@ -302,6 +302,9 @@ THETOOL_JOB_HEARTBEAT_SECONDS = env_float("THETOOL_JOB_HEARTBEAT_SECONDS", 0, mi
 THETOOL_REAPER_INTERVAL_SECONDS = env_float("THETOOL_REAPER_INTERVAL_SECONDS", 10.0, minimum=0.1)
 # How long `run_worker` waits for its processes after SIGTERM/SIGINT before killing what is left.
 THETOOL_WORKER_STOP_SECONDS = env_float("THETOOL_WORKER_STOP_SECONDS", 8.0, minimum=1)
+# A `run_worker` counts as alive while its reaper thread wrote its registry row this recently (it writes
+# every THETOOL_REAPER_INTERVAL_SECONDS).
+THETOOL_WORKER_ALIVE_SECONDS = env_float("THETOOL_WORKER_ALIVE_SECONDS", 30.0, minimum=1)
 THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
@@ -325,7 +328,8 @@ else:
     }
 
 # --- Operations: probes, metrics --------------------------------------------------------------
-# /readyz counts a cluster alive when the reaper (scheduled every minute) finished this recently.
+# /readyz fails when no live worker's reaper finished a pass this recently (a worker younger than this
+# has not had the time, and does not count against readiness).
 THETOOL_READY_REAPER_MAX_AGE_SECONDS = env_int("THETOOL_READY_REAPER_MAX_AGE_SECONDS", 180, minimum=60)
 # Bearer token for /metrics; empty: served only in DEBUG or to loopback addresses.
 THETOOL_METRICS_TOKEN = env.str("THETOOL_METRICS_TOKEN", default="")

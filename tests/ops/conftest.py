@@ -1,4 +1,4 @@
-"""Factories for the operations tests: jobs in any state, reaper runs, results."""
+"""Factories for the operations tests: jobs in any state, registered workers and their reaper runs."""
 
 import uuid
 from datetime import timedelta
@@ -6,10 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from django_q.models import Task
 
-from jobs.models import AnalysisJob, JobStatus
-from jobs.ops import REAPER_FUNC
+from jobs.models import AnalysisJob, JobStatus, WorkerProcess
 
 
 def make_job(*, status=JobStatus.QUEUED, age_seconds: float = 0, symbols=("RELIANCE.NS",), **fields) -> AnalysisJob:
@@ -31,17 +29,18 @@ def make_job(*, status=JobStatus.QUEUED, age_seconds: float = 0, symbols=("RELIA
     return job
 
 
-def record_reaper_run(*, seconds_ago: float = 5) -> Task:
-    """What a cluster leaves behind when its scheduler runs the stale-job reaper."""
-    stopped = timezone.now() - timedelta(seconds=seconds_ago)
-    return Task.objects.create(
-        id=uuid.uuid4().hex,
-        name="reaper",
-        func=REAPER_FUNC,
-        started=stopped - timedelta(seconds=0.1),
-        stopped=stopped,
-        success=True,
-    )
+def record_reaper_run(*, seconds_ago: float = 5, seen_seconds_ago: float = 1, **fields) -> WorkerProcess:
+    """A live worker in the registry whose reaper finished a pass `seconds_ago` (what `run_worker` writes)."""
+    now = timezone.now()
+    defaults = {
+        "host": "worker-1",
+        "pid": 1000 + WorkerProcess.objects.count(),
+        "started_at": now - timedelta(seconds=max(seconds_ago, seen_seconds_ago) + 600),
+        "last_seen_at": now - timedelta(seconds=seen_seconds_ago),
+        "last_reap_at": now - timedelta(seconds=seconds_ago),
+        "processes": 2,
+    }
+    return WorkerProcess.objects.create(**{**defaults, **fields})
 
 
 @pytest.fixture

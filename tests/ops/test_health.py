@@ -1,12 +1,14 @@
 """/healthz and /readyz: what a load balancer and Kubernetes probes see."""
 
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.db import OperationalError
 from django.test import Client
+from django.utils import timezone
 
-from jobs.models import JobStatus
+from jobs.models import JobStatus, WorkerProcess
 from tests.ops.conftest import make_job, record_reaper_run
 
 
@@ -24,7 +26,7 @@ def test_healthz_answers_without_touching_the_database(client):
 
 
 @pytest.mark.django_db
-def test_readyz_is_200_with_database_broker_and_a_cluster_that_ran_the_reaper(client, settings):
+def test_readyz_is_200_with_database_broker_and_a_live_worker_that_ran_the_reaper(client, settings):
     settings.THETOOL_JOB_STALE_SECONDS = 60
     record_reaper_run(seconds_ago=30)
     make_job(status=JobStatus.QUEUED, age_seconds=10)
@@ -44,7 +46,7 @@ def test_readyz_is_200_with_database_broker_and_a_cluster_that_ran_the_reaper(cl
 
 
 @pytest.mark.django_db
-def test_readyz_is_503_when_no_cluster_is_alive(client):
+def test_readyz_is_503_when_no_worker_is_registered(client):
     response = client.get("/readyz")
 
     assert response.status_code == 503
@@ -64,6 +66,40 @@ def test_readyz_is_503_when_the_reaper_last_ran_too_long_ago(client, settings):
     assert client.get("/readyz").status_code == 503
     record_reaper_run(seconds_ago=60)
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_readyz_counts_only_workers_seen_recently_and_not_stopped(client, settings):
+    settings.THETOOL_WORKER_ALIVE_SECONDS = 30
+    record_reaper_run(seconds_ago=5, seen_seconds_ago=45)  # killed: not seen for longer than the limit
+    record_reaper_run(seconds_ago=5, seen_seconds_ago=2, stopped_at=timezone.now())  # stopped cleanly
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["error"]["details"]["cluster"]["workers_alive"] == 0
+
+    record_reaper_run(seconds_ago=5, seen_seconds_ago=2, processes=3)
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert (body["cluster"]["workers_alive"], body["cluster"]["processes"]) == (1, 3)
+
+
+@pytest.mark.django_db
+def test_readyz_waits_for_a_young_workers_first_reaper_pass_but_not_an_old_ones(client, settings):
+    settings.THETOOL_READY_REAPER_MAX_AGE_SECONDS = 180
+    now = timezone.now()
+    young = record_reaper_run(started_at=now - timedelta(seconds=20), last_reap_at=None)
+    assert client.get("/readyz").status_code == 200, "a worker 20 s old has not had the time to reap yet"
+
+    WorkerProcess.objects.filter(pk=young.pk).update(started_at=now - timedelta(seconds=600))
+    response = client.get("/readyz")
+    assert response.status_code == 503, "a worker 10 min old whose reaper never finished is not ready"
+    assert response.json()["error"]["details"]["cluster"]["reaper_on_time"] is False
+
+
+@pytest.mark.django_db
+def test_readyz_does_not_name_worker_hosts(client):
+    record_reaper_run(host="worker-host-secret.internal")
+    assert "worker-host-secret" not in client.get("/readyz").content.decode()
 
 
 @pytest.mark.django_db
