@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# Migrations also load the default universe (NIFTY 50) and schedule the stale-job reaper.
+# Migrations also load the default universe (NIFTY 50); the worker (`run_worker`) runs the stale-job reaper.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -36,7 +36,7 @@ run: install
 	@trap 'true' INT; PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start --procfile Procfile; \
 		rc=$$?; if [ $$rc -eq 130 ]; then echo "Stopped."; exit 0; fi; exit $$rc
 
-# Scale-out on one machine: WEB gunicorn instances (ports 8000, 8001, ...) + WORKERS qclusters, all on
+# Scale-out on one machine: WEB gunicorn instances (ports 8000, 8001, ...) + WORKERS run_worker processes, all on
 # PostgreSQL (SQLite is for one host only). Set REDIS_URL to use Redis as the broker instead of the ORM.
 WEB ?= 2
 WORKERS ?= 2
