@@ -1,8 +1,10 @@
 """Settings come from the environment; malformed values stop start-up naming the variable."""
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -90,3 +92,21 @@ def test_timeout_stays_below_retry_by_default():
 def test_postgresql_keeps_connections_with_health_checks():
     database = settings.DATABASES["default"]
     assert database["CONN_MAX_AGE"] == 60 and database["CONN_HEALTH_CHECKS"] is True
+
+
+def read_setting_names() -> list[str]:
+    """Every environment variable settings.py reads: `env_int("NAME", …)`, `env.str("NAME", …)`, `_typed("NAME", …)`."""
+    source = (Path(settings.BASE_DIR) / "thetool" / "settings.py").read_text()
+    return sorted(set(re.findall(r'(?:\benv(?:_[a-z]+|\.[a-z_]+)|\b_typed)\(\s*"([A-Z][A-Z0-9_]+)"', source)))
+
+
+def test_every_setting_read_is_listed_in_env_example_and_the_readme_settings_table():
+    names = read_setting_names()
+    assert "THETOOL_WORKER_ALIVE_SECONDS" in names and "DATABASE_URL" in names, "the pattern finds the reads"
+    env_example = (Path(settings.BASE_DIR) / ".env.example").read_text()
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    table = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    missing_env = [n for n in names if not re.search(rf"^#?\s*{n}=", env_example, re.M)]
+    missing_readme = [n for n in names if f"`{n}`" not in table]
+    assert missing_env == [], "add these to .env.example"
+    assert missing_readme == [], "add these to the README's settings table (full names)"
