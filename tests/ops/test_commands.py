@@ -11,7 +11,7 @@ from django.utils import timezone
 from jobs.models import AnalysisJob, JobStatus
 from stocks.models import AnalysisResult
 from tests.factories import make_result
-from tests.ops.conftest import make_job
+from tests.ops.conftest import make_job, record_reaper_run
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,24 @@ def test_jobs_report_table_marks_stale_jobs(settings):
     assert "Queued 0, processing 1, stale 1" in text
     line = next(line for line in text.splitlines() if str(stuck.pk) in line)
     assert line.endswith("STALE")
+
+
+def test_jobs_report_lists_live_workers_from_the_registry(settings):
+    settings.THETOOL_WORKER_ALIVE_SECONDS = 30
+    record_reaper_run(host="worker-a", pid=4242, seconds_ago=7)
+    record_reaper_run(host="worker-b", pid=4343, seconds_ago=300, seen_seconds_ago=300)  # gone: not listed
+
+    report = json.loads(run("jobs_report", "--json"))
+    assert report["workers"]["workers_alive"] == 1
+    assert [(w["host"], w["pid"]) for w in report["live_workers"]] == [("worker-a", 4242)]
+
+    text = run("jobs_report")
+    assert "Workers alive 1 (2 job processes); reaper last ran: 7s ago" in text
+    assert "worker-a:4242" in text and "worker-b" not in text
+
+
+def test_jobs_report_says_not_ready_without_a_worker():
+    assert "Workers alive 0 (0 job processes); reaper last ran: never  NOT READY" in run("jobs_report")
 
 
 def test_prune_deletes_old_finished_jobs_and_their_results_in_batches_never_active_ones():

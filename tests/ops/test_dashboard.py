@@ -60,7 +60,7 @@ def test_the_dashboard_counts_jobs_duplicates_rates_failures_queue_and_workers(s
     assert totals["forced_rate"] == pytest.approx(1 / 4)
     assert data["failures_by_reason"] == {"gave_up": 1}
     assert data["queue"]["queued"] == 1
-    assert data["cluster"]["alive"] is True
+    assert (data["cluster"]["alive"], data["cluster"]["workers_alive"]) == (True, 1)
     assert data["unit"] == "hour"
     assert sum(point["created"] for point in data["series"]) == 4
     # Buckets are Asia/Kolkata hours (UTC+5:30): they start at half past the UTC hour.
@@ -69,6 +69,8 @@ def test_the_dashboard_counts_jobs_duplicates_rates_failures_queue_and_workers(s
     assert len(data["series"]) in (24, 25), "every hour of the range, quiet ones as zeros"
     html = response.content.decode()
     assert 'data-metric="created">4<' in html
+    assert 'data-metric="workers">1 run_worker process, 2 job processes<' in html
+    assert 'data-worker="worker-1:' in html
     assert "lightweight-charts-5.2.1.standalone.production.js" in html
 
     month = dashboard_data(staff.get("/admin/dashboard/?range=30d"))

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.models import AnalysisJob, JobStatus
 from tests.factories import make_result
-from tests.ops.conftest import make_job
+from tests.ops.conftest import make_job, record_reaper_run
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +88,19 @@ def test_queue_depth_and_oldest_queued_age():
     m = scrape(Client())
     assert m["thetool_jobs_queued"] == 2
     assert 500 <= m["thetool_oldest_queued_job_age_seconds"] < 600
+
+
+def test_workers_alive_and_reaper_age_come_from_the_worker_registry(settings):
+    settings.THETOOL_WORKER_ALIVE_SECONDS = 30
+    samples = scrape(Client())
+    assert (samples["thetool_clusters_alive"], samples["thetool_reaper_last_run_age_seconds"]) == (0, -1)
+
+    record_reaper_run(host="a", seconds_ago=12, processes=2)
+    record_reaper_run(host="b", seconds_ago=40, processes=3)
+    record_reaper_run(host="c", seconds_ago=5, seen_seconds_ago=120)  # killed: not alive, but its reaper ran
+    samples = scrape(Client())
+    assert (samples["thetool_clusters_alive"], samples["thetool_worker_processes"]) == (2, 5)
+    assert 5 <= samples["thetool_reaper_last_run_age_seconds"] < 12
 
 
 def test_job_duration_and_time_to_first_progress_are_histograms_over_the_table():

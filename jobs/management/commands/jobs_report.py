@@ -8,8 +8,8 @@ from jobs.ops import get_jobs_report
 
 class Command(BaseCommand):
     help = (
-        "Active jobs, duplicates per hour, stale jobs, failures by reason and the oldest queued job: the "
-        "deployment guide's SQL checks, as a table or JSON."
+        "Workers alive, active jobs, duplicates per hour, stale jobs, failures by reason and the oldest queued "
+        "job: the deployment guide's SQL checks, as a table or JSON."
     )
 
     def add_arguments(self, parser):
@@ -33,6 +33,18 @@ class Command(BaseCommand):
             f"Queued {queue['queued']}, processing {queue['processing']}, stale {queue['stale']}; "
             f"oldest queued: {_age(queue['oldest_queued_age_seconds'])}"
         )
+        workers = report["workers"]
+        reaper = workers["reaper_last_run_age_seconds"]
+        write(
+            f"Workers alive {workers['workers_alive']} ({workers['processes']} job processes); "
+            f"reaper last ran: {_age(reaper) + ' ago' if reaper is not None else 'never'}"
+            f"{'' if workers['alive'] else '  NOT READY'}"
+        )
+        for worker in report["live_workers"]:
+            write(
+                f"  {worker['host']}:{worker['pid']}  started {worker['started_at']}  "
+                f"seen {_age(worker['last_seen_age_seconds'])} ago  processes {worker['processes']}"
+            )
         write("\nActive jobs")
         write(f"  {'job id':36}  {'status':10}  {'progress':>11}  {'try':>3}  {'age':>7}  {'beat':>7}  {'dups':>5}")
         for job in report["active"]:
