@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/thetool
 PYTEST_ARGS ?=
 
-.PHONY: install run run-scale test lint bench clean check-python
+.PHONY: install run run-scale test lint check-deploy bench clean check-python
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -70,6 +70,15 @@ test: install
 lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+
+# Django's deployment checks with the production environment the README documents (a throwaway secret
+# key; nothing else from this shell's DJANGO_/THETOOL_/DATABASE_URL/REDIS_URL variables). CI runs it.
+check-deploy: install
+	env $$(env | sed -n 's/^\(DJANGO_[A-Z_]*\|THETOOL_[A-Z_]*\|DATABASE_URL\|REDIS_URL\)=.*/-u \1/p') \
+		DJANGO_DEBUG=false DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		DJANGO_ALLOWED_HOSTS=thetool.example.com DJANGO_CSRF_TRUSTED_ORIGINS=https://thetool.example.com \
+		DJANGO_SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https \
+		$(PY) manage.py check --deploy --fail-level WARNING
 
 bench: install
 	$(PY) bench/bench_analysis.py

@@ -34,3 +34,11 @@ def test_make_run_scale_runs_the_scale_procfile():
     recipe = makefile.split("\nrun-scale:", 1)[1].split("\n\n", 1)[0]
     assert "--procfile deploy/Procfile.scale" in recipe
     assert "qcluster" not in recipe
+
+
+def test_ci_runs_the_deployment_checks_with_the_production_environment():
+    ci = (Path(settings.BASE_DIR) / ".ci" / "run").read_text().splitlines()
+    assert "make check-deploy" in ci and ci.index("make check-deploy") < ci.index("make test")
+    makefile = (Path(settings.BASE_DIR) / "Makefile").read_text()
+    recipe = makefile.split("\ncheck-deploy:", 1)[1].split("\n\n", 1)[0]
+    assert "DJANGO_DEBUG=false" in recipe and "check --deploy --fail-level WARNING" in recipe
