@@ -64,3 +64,27 @@ def shared_data():
             pytest.fail(f"{SHARED_DATA} is missing, and CI=true requires it")
         pytest.skip(f"{SHARED_DATA} is not present on this machine")
     return SHARED_DATA
+
+
+DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache_for_database_tests(request):
+    """Start every database test with an empty Django cache (throttle counters live there).
+
+    The cache is the `thetool_cache` table, which is no model: the flush after each transactional
+    test (live servers, real workers, schemathesis) leaves its rows, so counters charged by one test
+    would throttle the next. Only the database and local-memory caches are cleared, never a Redis
+    server that others may share.
+    """
+    if not (request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames)):
+        return
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    if isinstance(cache, DatabaseCache | LocMemCache):
+        request.getfixturevalue("_django_db_helper")
+        cache.clear()

@@ -54,6 +54,12 @@ EXPECTED = {
     "jobs/<str:job_id>/cancel/": ("POST", None, (302, 302, 302, 302, 302)),
     "jobs/<str:job_id>/results.csv": PAGE,
     "jobs/<str:job_id>/results.xlsx": PAGE,
+    # Operations: probes have no session, so the same answer for every role, signed in or not (readyz is
+    # 503 because this world runs no worker; never a redirect to sign in). /metrics is guarded by its own
+    # token or the loopback rule, not by accounts: the test client comes from 127.0.0.1.
+    "healthz": ("GET", None, (200, 200, 200, 200, 200)),
+    "readyz": ("GET", None, (503, 503, 503, 503, 503)),
+    "metrics": ("GET", None, (200, 200, 200, 200, 200)),
 }
 ROLES = ["anonymous", "user", "other", "staff"]
 # Under /admin/ the admin's own rule: only staff get in; everyone else is sent to its sign-in page.
