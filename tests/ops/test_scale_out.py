@@ -1,10 +1,10 @@
-"""Scale-out, for real: 2 gunicorn instances + 2 qclusters on one PostgreSQL database.
+"""Scale-out, for real: 2 gunicorn instances + 2 workers (`manage.py run_worker`) on one PostgreSQL database.
 
 200 concurrent requests from 20 separate processes, over 20 symbol sets, spread over both
-instances, while no worker runs (the clusters start after the storm, so every job stays active):
+instances, while no worker runs (the workers start after the storm, so every job stays active):
 exactly 20 jobs, 20 answers 201 and 180 answers 200 with the same job ids, no 5xx. Then two
-clusters run the jobs to completion, each symbol is stored once, and /metrics and the dashboard
-report 20 created and 180 duplicates.
+workers run the jobs to completion, each symbol is stored once, /readyz on either instance counts
+both workers from the registry, and /metrics and the dashboard report 20 created and 180 duplicates.
 """
 
 import json
@@ -129,7 +129,7 @@ def storm(bases: list[str]) -> list[tuple]:
     return answers
 
 
-def test_two_instances_two_clusters_200_concurrent_requests_make_exactly_20_jobs():
+def test_two_instances_two_workers_200_concurrent_requests_make_exactly_20_jobs():
     require_service("PostgreSQL", "127.0.0.1", 5432)
     started = time.monotonic()
     with ExitStack() as stack:
@@ -154,7 +154,7 @@ def test_two_instances_two_clusters_200_concurrent_requests_make_exactly_20_jobs
             next(iter(ids)) for ids in ids_per_set.values()
         }
 
-        # Now the workers: two clusters share the queue and run every job once.
+        # Now the workers: two run_worker processes share the queue and run every job once.
         clusters = [stack.enter_context(running_cluster(f"scale-worker-{n}")) for n in (1, 2)]
         wait_for(
             lambda: AnalysisJob.objects.filter(status=JobStatus.COMPLETED).count() == 20,
@@ -174,6 +174,11 @@ def test_two_instances_two_clusters_200_concurrent_requests_make_exactly_20_jobs
         assert float(metrics["thetool_jobs_completed_total"]) == 20
         assert float(metrics["thetool_symbols_analysed_total"]) == 60
         assert _get(f"{bases[1]}/metrics")[0] == 401, "the token protects every instance"
+        assert float(metrics["thetool_clusters_alive"]) == 2
+        for base in bases:
+            status, text = _get(f"{base}/readyz")
+            assert status == 200, text
+            assert json.loads(text)["cluster"]["workers_alive"] == 2, "every instance sees both workers"
 
     client = Client()
     client.force_login(User.objects.create_user("scale-ops", password="pw-for-tests-only", is_staff=True))
