@@ -71,4 +71,16 @@ def check_job_liveness(app_configs, **kwargs):
                 id="jobs.W002",
             )
         )
+    if settings.THETOOL_WORKER_ALIVE_SECONDS < 2 * settings.THETOOL_REAPER_INTERVAL_SECONDS:
+        # The reaper thread writes the worker's registry row once a tick; one late tick must not make
+        # a healthy worker (and /readyz) look dead.
+        errors.append(
+            checks.Error(
+                f"THETOOL_WORKER_ALIVE_SECONDS ({settings.THETOOL_WORKER_ALIVE_SECONDS:g}) is shorter than two "
+                f"reaper ticks (2 x THETOOL_REAPER_INTERVAL_SECONDS = "
+                f"{2 * settings.THETOOL_REAPER_INTERVAL_SECONDS:g}s): live workers would be counted as gone.",
+                hint="Raise THETOOL_WORKER_ALIVE_SECONDS or lower THETOOL_REAPER_INTERVAL_SECONDS.",
+                id="jobs.E004",
+            )
+        )
     return errors

@@ -91,6 +91,7 @@ def test_the_default_heartbeat_is_a_quarter_of_the_stale_limit_and_passes(settin
 
 def test_a_reaper_slower_than_the_recovery_promise_is_warned_about(settings):
     settings.THETOOL_REAPER_INTERVAL_SECONDS = 30
+    settings.THETOOL_WORKER_ALIVE_SECONDS = 90  # outlasts two ticks (jobs.E004)
     assert [m.id for m in run_job_checks()] == ["jobs.W002"]
 
 

@@ -147,3 +147,13 @@ def test_probes_stay_public_when_the_site_requires_a_login(client, settings):
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+
+
+def test_an_alive_limit_shorter_than_two_reaper_ticks_is_refused(settings):
+    from django.core import checks
+
+    settings.THETOOL_REAPER_INTERVAL_SECONDS = 10
+    settings.THETOOL_WORKER_ALIVE_SECONDS = 15
+    assert "jobs.E004" in [m.id for m in checks.run_checks()]
+    settings.THETOOL_WORKER_ALIVE_SECONDS = 20
+    assert "jobs.E004" not in [m.id for m in checks.run_checks()]
