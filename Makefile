@@ -46,8 +46,10 @@ run-scale: install
 	@case "$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" in postgres*) ;; *) echo "run-scale needs DATABASE_URL=postgres://..."; exit 1;; esac
 	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" $(PY) manage.py migrate --noinput
 	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" $(PY) manage.py collectstatic --noinput --verbosity 0
-	DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
-		$(VENV)/bin/honcho start --procfile deploy/Procfile.scale --app-root . -p $(SCALE_PORT) -c web=$(WEB),worker=$(WORKERS)
+	@# Ctrl-C: as for `make run`, honcho's exit 130 after stopping everything is a clean stop.
+	@trap 'true' INT; DATABASE_URL="$${DATABASE_URL:-$(SCALE_DATABASE_URL)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+		$(VENV)/bin/honcho start --procfile deploy/Procfile.scale --app-root . -p $(SCALE_PORT) \
+		-c web=$(WEB),worker=$(WORKERS); rc=$$?; if [ $$rc -eq 130 ]; then echo "Stopped."; exit 0; fi; exit $$rc
 
 # Both passes always run (a failing SQLite pass must not hide what PostgreSQL says); the target fails
 # when either failed.
