@@ -19,7 +19,9 @@ def test_the_ema_spread_reads_as_a_signed_percentage_with_its_meaning():
 
 
 def test_obv_reads_abbreviated_with_its_change():
-    described = describe_reading({"name": "obv", "value": 98_765_432.0, "vote": 0, "details": {"obv_change": -1_200_000}})
+    described = describe_reading(
+        {"name": "obv", "value": 98_765_432.0, "vote": 0, "details": {"obv_change": -1_200_000}}
+    )
     assert described["value_text"] == "98.8M (-1.2M)"
     assert described["plain"].endswith("gives no signal.")
 
