@@ -260,6 +260,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["accounts.access.SignedInOrOpenAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `status` field with different choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "AlertDeliveryStatusEnum": "alerts.models.DeliveryStatus",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "thetool.schema.document_retry_after"],
     # /api/docs/ loads Swagger UI (pinned by drf-spectacular-sidecar in requirements.txt) from our own
     # static files: it works offline and runs no third-party script.
