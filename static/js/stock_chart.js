@@ -10,6 +10,7 @@
     macd: "#2563eb", signal: "#ea580c" };
   // Trade levels: labels live on the price axis (never over the candles); the time scale keeps empty
   // space at the right so the line titles are drawn beside the last bar, not over it.
+  var TITLE_GAP = 16;  // px: two line titles closer than this would overlap
   var LEVELS = { entry: ["#0f172a", "Entry"], stop_loss: ["#dc2626", "Stop"], target: ["#15803d", "Target"] };
 
   function points(data, key) {
@@ -91,7 +92,7 @@
       autoSize: true,
       layout: { background: { color: "#ffffff" }, textColor: "#334155", attributionLogo: false },
       grid: { vertLines: { color: "#eef2f7" }, horzLines: { color: "#eef2f7" } },
-      rightPriceScale: { borderColor: "#cbd5e1" },
+      rightPriceScale: { borderColor: "#cbd5e1", alignLabels: true },
       timeScale: { borderColor: "#cbd5e1", rightOffset: 8 },
     });
     var price = chart.addSeries(LightweightCharts.CandlestickSeries, {
@@ -122,17 +123,31 @@
     var panes = chart.panes();
     if (panes.length === 3) { panes[0].setStretchFactor(3); panes[1].setStretchFactor(1); panes[2].setStretchFactor(1); }
 
+    // [line, title, price]; entry first, so it keeps its title when two levels are too close to label both.
     var levelLines = [];
+    var levelsShown = true;
     Object.keys(LEVELS).forEach(function (key) {
       if (typeof levels[key] !== "number") return;
       var options = { price: levels[key], color: LEVELS[key][0], lineWidth: 1, lineStyle: 1, axisLabelVisible: true, title: LEVELS[key][1] };
-      levelLines.push([price.createPriceLine(options), options.title]);
+      levelLines.push([price.createPriceLine(options), options.title, levels[key]]);
     });
-    overlays.levels = { applyOptions: function (o) {
-      levelLines.forEach(function (pair) {
-        pair[0].applyOptions({ lineVisible: o.visible, axisLabelVisible: o.visible, title: o.visible ? pair[1] : "" });
+    // The price axis keeps the price labels apart (alignLabels); a title drawn on the line is dropped when it
+    // would touch another level's title (the colour-coded axis label and the legend still say which it is).
+    function declutterTitles() {
+      var placed = [];
+      levelLines.forEach(function (level) {
+        var y = price.priceToCoordinate(level[2]);
+        var clash = y === null || placed.some(function (other) { return Math.abs(other - y) < TITLE_GAP; });
+        level[0].applyOptions({ title: levelsShown && !clash ? level[1] : "" });
+        if (!clash) placed.push(y);
       });
+    }
+    overlays.levels = { applyOptions: function (o) {
+      levelsShown = o.visible;
+      levelLines.forEach(function (level) { level[0].applyOptions({ lineVisible: o.visible, axisLabelVisible: o.visible }); });
+      declutterTitles();
     } };
+    chart.timeScale().subscribeVisibleLogicalRangeChange(function () { window.requestAnimationFrame(declutterTitles); });
 
     document.querySelectorAll("[data-overlay]").forEach(function (input) {
       input.addEventListener("change", function () {
