@@ -22,6 +22,7 @@ from django.db.models import Count, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+import alerts.services
 from jobs.models import AnalysisJob, JobStatus, heartbeat_interval
 from jobs.services import enqueue_job
 from stocks.analysis import TradeParams
@@ -152,6 +153,8 @@ def execute_job(*, job_id, attempt: int) -> str:
     finished = _fenced(job.pk, attempt).transition(to=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
     if not finished:
         return _stopped(job.pk, attempt)
+    # Alerts compare the new results with the previous ones: one call, run on django-q2 after commit.
+    alerts.services.enqueue_job_completed(job_id=job.pk)
     job.refresh_from_db()
     logger.info(
         "Job %s completed: %d symbols, %d analysed, %d failed, attempt %d, %.1fs",

@@ -334,6 +334,7 @@ def chart_series(history: PriceHistory, *, last_n: int = 250) -> dict:
     if isinstance(last_n, bool) or not isinstance(last_n, int) or last_n < 1:
         raise ValueError(f"last_n must be a positive int, got {last_n!r}")
     upper, middle, lower = indicators.bollinger(history.close)
+    macd_line, macd_signal, macd_hist = indicators.macd(history.close)
     window = slice(-last_n, None)
     return {
         "time": [str(day) for day in history.dates[window].astype("datetime64[D]")],
@@ -346,6 +347,40 @@ def chart_series(history: PriceHistory, *, last_n: int = 250) -> dict:
         "bb_upper": _json_floats(upper[window]),
         "bb_middle": _json_floats(middle[window]),
         "bb_lower": _json_floats(lower[window]),
+        "volume": _json_floats(history.volume[window]),
+        "rsi": _json_floats(indicators.rsi(history.close)[window]),
+        "macd": _json_floats(macd_line[window]),
+        "macd_signal": _json_floats(macd_signal[window]),
+        "macd_hist": _json_floats(macd_hist[window]),
+    }
+
+
+# A 52-week range covers the sessions of the last 365 calendar days up to the last bar.
+YEAR_DAYS = 365
+
+
+def price_summary(history: PriceHistory) -> dict:
+    """The price header: last close, change from the bar before, day range, 52-week range, as-of date.
+
+    `change` and `change_percent` are None with a single bar (nothing to compare with).
+    """
+    if len(history) == 0:
+        raise ValueError("price_summary needs at least one bar")
+    last_close = float(history.close[-1])
+    previous = float(history.close[-2]) if len(history) > 1 else None
+    dates = history.dates.astype("datetime64[D]")
+    year = dates > dates[-1] - np.timedelta64(YEAR_DAYS, "D")
+    change = last_close - previous if previous is not None else None
+    return {
+        "last_close": round(last_close, 4),
+        "previous_close": round(previous, 4) if previous is not None else None,
+        "change": round(change, 4) if change is not None else None,
+        "change_percent": round(change / previous * 100.0, 4) if change is not None and previous else None,
+        "day_low": round(float(history.low[-1]), 4),
+        "day_high": round(float(history.high[-1]), 4),
+        "low_52w": round(float(np.nanmin(history.low[year])), 4),
+        "high_52w": round(float(np.nanmax(history.high[year])), 4),
+        "as_of": str(dates[-1]),
     }
 
 

@@ -21,12 +21,12 @@ from stocks import analysis, market_data, selectors, services, strategies
 from stocks.exceptions import InvalidSymbol, UnknownSymbol
 from stocks.indicators import CATEGORY_NAMES, INDICATOR_NAMES
 from stocks.models import AnalysisResult, Stock, Verdict
+from stocks.readings import describe_reading
 
 logger = logging.getLogger("stocks")
 
 PAGE_SIZE = 50
 DEFAULT_CAPITAL = Decimal("100000")
-CHART_BARS = 250
 NOT_ANALYSED = "none"
 
 # GET "sort" value -> ORDER BY. Never-analysed stocks sort last whichever way a column goes.
@@ -120,8 +120,8 @@ def stock_list(request):
     return render(request, "stocks/stock_list.html", context)
 
 
-def chart_for(yahoo_symbol: str, result: AnalysisResult | None) -> tuple[dict | None, str]:
-    """(chart series, "") or (None, reason). Never raises: the page shows the reason instead.
+def chart_for(yahoo_symbol: str, result: AnalysisResult | None) -> tuple[dict | None, dict | None, str]:
+    """(chart series, price summary, "") or (None, None, reason). Never raises: the page shows the reason.
 
     Uses the source the latest result used, so the chart shows the bars the verdict came from.
     """
@@ -132,15 +132,16 @@ def chart_for(yahoo_symbol: str, result: AnalysisResult | None) -> tuple[dict | 
     try:
         outcome = market_data.fetch_histories([yahoo_symbol], source=source).get(yahoo_symbol)
         if outcome is None:
-            return None, "the data source returned nothing for this symbol"
+            return None, None, "the data source returned nothing for this symbol"
         if isinstance(outcome, market_data.MarketDataError):
-            return None, outcome.message
-        return analysis.chart_series(outcome, last_n=CHART_BARS), ""
+            return None, None, outcome.message
+        # Every bar the analysis read (the range buttons zoom in): at most THETOOL_HISTORY_DAYS of sessions.
+        return analysis.chart_series(outcome, last_n=max(len(outcome), 1)), analysis.price_summary(outcome), ""
     except market_data.MarketDataError as exc:
-        return None, exc.message
+        return None, None, exc.message
     except Exception:  # a page must never 500 because a chart could not be drawn
         logger.exception("Chart data for %s failed", yahoo_symbol)
-        return None, "internal error while reading prices (see the server log)"
+        return None, None, "internal error while reading prices (see the server log)"
 
 
 @require_GET
@@ -157,7 +158,7 @@ def stock_detail(request, symbol: str):
     if result is not None and "capital" not in request.GET:
         form["capital"] = result.capital
         form["strategy_id"] = result.strategy_id
-    chart, chart_error = chart_for(stock.yahoo_symbol, result)
+    chart, price, chart_error = chart_for(stock.yahoo_symbol, result)
     levels = None
     if result is not None and result.verdict:
         levels = {"entry": result.entry, "stop_loss": result.stop_loss, "target": result.target}
@@ -168,6 +169,8 @@ def stock_detail(request, symbol: str):
         "position_size": services.resize_position(result=result, capital=form["capital"]) if result else None,
         "history": selectors.result_history(stock.yahoo_symbol, limit=50),
         "chart": chart,
+        "price": price,
+        "readings": [{**reading, **describe_reading(reading)} for reading in result.indicators] if result else [],
         "chart_levels": {k: float(v) for k, v in levels.items() if v is not None} if levels else {},
         "chart_error": chart_error,
         "fixed_symbols": [stock.yahoo_symbol],

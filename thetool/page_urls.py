@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from alerts import pages as alert_pages
 from jobs import pages as job_pages
 from stocks import pages as stock_pages
 
@@ -10,6 +11,8 @@ urlpatterns = [
     path("analyze/", job_pages.analyze, name="analyze"),
     path("stocks/<symbol:symbol>/", stock_pages.stock_detail, name="stock-detail"),
     path("strategies/", stock_pages.strategy_list, name="strategy-list"),
+    path("alerts/", alert_pages.alert_list, name="alert-list"),
+    path("alerts/<int:subscription_id>/delete/", alert_pages.delete_alert, name="alert-delete"),
     path("jobs/", job_pages.job_list, name="job-list"),
     path("jobs/<str:job_id>/", job_pages.job_detail, name="job-detail"),
     path("jobs/<str:job_id>/progress/", job_pages.job_progress, name="job-progress"),

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "stocks",
     "jobs",
     "accounts",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["accounts.access.SignedInOrOpenAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `status` field with different choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "AlertDeliveryStatusEnum": "alerts.models.DeliveryStatus",
+    },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "thetool.schema.document_retry_after"],
     # /api/docs/ loads Swagger UI (pinned by drf-spectacular-sidecar in requirements.txt) from our own
     # static files: it works offline and runs no third-party script.
@@ -310,6 +316,24 @@ THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
 # How long an Idempotency-Key is remembered (and its first answer replayed), seconds.
 THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS = env_int("THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=60)
+
+# --- Alerts: email and signed webhooks ------------------------------------------------------
+# Email goes through Django's email framework: printed to the console unless an SMTP server is set.
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.str("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="thetool@localhost")
+# A failed send is retried after base, 2 x base, 4 x base, ... seconds, at most this many attempts in all.
+THETOOL_ALERT_MAX_ATTEMPTS = env_int("THETOOL_ALERT_MAX_ATTEMPTS", 5, minimum=1)
+THETOOL_ALERT_RETRY_BASE_SECONDS = env_int("THETOOL_ALERT_RETRY_BASE_SECONDS", 60, minimum=1)
+THETOOL_ALERT_WEBHOOK_TIMEOUT_SECONDS = env_float("THETOOL_ALERT_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.5)
+# A worker holds a delivery this long; past it (the worker died mid-send) another worker may take it over.
+# Longer than the webhook and email timeouts, so a slow but live send is never taken over.
+THETOOL_ALERT_CLAIM_SECONDS = env_int("THETOOL_ALERT_CLAIM_SECONDS", 120, minimum=30)
 
 # --- Cache: the API throttles' counters ----------------------------------------------------
 # Shared by every web process (LocMemCache would count per process): Redis when configured,
@@ -383,6 +407,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "jobs": {"level": LOG_LEVEL},
+        "alerts": {"level": LOG_LEVEL},
         "stocks": {"level": LOG_LEVEL},
         "thetool": {"level": LOG_LEVEL},
         "django-q": {"level": env.str("THETOOL_Q_LOG_LEVEL", default="INFO").upper()},

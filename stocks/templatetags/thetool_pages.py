@@ -124,3 +124,14 @@ def duration(start, end) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.simple_tag(takes_context=True)
+def aria_sort(context, key: str, desc: str) -> str:
+    """aria-sort for a sortable column's <th> (the header, not its link, carries the sort state)."""
+    sort = context.get("sort")
+    if sort == key:
+        return "ascending"
+    if sort == desc:
+        return "descending"
+    return "none"

@@ -35,6 +35,10 @@ EXPECTED = {
     "api/stocks/<symbol:symbol>/history/": READ,
     "api/strategies/": READ,
     "api/strategies/<int:strategy_id>/": READ,
+    # Alerts: always a signed-in user (open access does not apply); a job id is no subscription id.
+    "api/alerts/": ("GET", None, (401, 401, 200, 200, 200)),
+    "api/alerts/<pk>/": ("GET", None, (401, 401, 404, 404, 404)),
+    "api/alerts/deliveries/": ("GET", None, (401, 401, 200, 200, 200)),
     # Accounts
     "accounts/login/": ("GET", None, (200, 200, 302, 302, 302)),
     "accounts/logout/": ("POST", None, (302, 302, 302, 302, 302)),
@@ -48,6 +52,8 @@ EXPECTED = {
     "analyze/": ("POST", None, (302, 302, 302, 302, 302)),
     "stocks/<symbol:symbol>/": PAGE,
     "strategies/": PAGE,
+    "alerts/": SIGNED_IN_PAGE,
+    "alerts/<int:subscription_id>/delete/": ("POST", None, (302, 302, 404, 404, 404)),
     "jobs/": PAGE,
     "jobs/<str:job_id>/": PAGE,
     "jobs/<str:job_id>/progress/": PAGE,
@@ -93,6 +99,7 @@ def _concrete(route: str, world) -> str:
         "pk": str(world["job"].pk),
         "symbol": "RELIANCE.NS",
         "strategy_id": "1",
+        "subscription_id": "999999",
     }
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
 

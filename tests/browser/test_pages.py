@@ -103,7 +103,7 @@ def test_analyze_now_on_a_stock_page_draws_the_chart_with_levels(demo_live_serve
         wait_until_finished(page)
         expect(page.locator("#latest-verdict")).to_be_visible()
     expect(page.locator("table.indicators tbody tr")).to_have_count(12)
-    expect(page.locator(".legend .key.entry")).to_be_visible()
+    expect(page.locator(".overlay-toggles .key.levels")).to_be_visible()
     assert painted_pixels(page) > 2_000
     assert page_errors == []
 

@@ -17,6 +17,7 @@ from stocks.analysis import (
     analyze,
     chart_series,
     plan_trade,
+    price_summary,
     score_readings,
     signal_for,
     tick_size_for,
@@ -394,6 +395,7 @@ def test_chart_series_returns_the_last_bars_with_warmed_up_overlays():
     chart = chart_series(history, last_n=250)
     assert set(chart) == {
         "time", "open", "high", "low", "close", "ema50", "ema200", "bb_upper", "bb_middle", "bb_lower",
+        "volume", "rsi", "macd", "macd_signal", "macd_hist",
     }  # fmt: skip
     assert all(len(values) == 250 for values in chart.values())
     assert chart["time"][0] == str(history.dates[250]) and chart["time"][-1] == str(history.dates[-1])
@@ -411,6 +413,41 @@ def test_chart_series_marks_undefined_overlays_as_none_on_short_histories():
     assert chart["ema50"][:49] == [None] * 49 and all(isinstance(value, float) for value in chart["ema50"][49:])
     assert chart["bb_lower"][:19] == [None] * 19 and not any(value is None for value in chart["bb_lower"][19:])
     assert json.loads(json.dumps(chart, allow_nan=False)) == chart
+
+
+def test_chart_series_carries_volume_rsi_and_macd_for_their_panes():
+    history = synthetic_history(34)
+    chart = chart_series(history, last_n=100)
+    assert chart["volume"][-1] == round(float(history.volume[-1]), 4)
+    assert chart["rsi"][-1] == round(float(indicators.rsi(history.close)[-1]), 4)
+    line, signal, hist = indicators.macd(history.close)
+    assert (chart["macd"][-1], chart["macd_signal"][-1], chart["macd_hist"][-1]) == tuple(
+        round(float(series[-1]), 4) for series in (line, signal, hist)
+    )
+
+
+def test_price_summary_gives_change_day_range_and_52_week_range():
+    history = synthetic_history(35, bars=400)
+    summary = price_summary(history)
+    last, previous = float(history.close[-1]), float(history.close[-2])
+    assert summary["last_close"] == round(last, 4) and summary["previous_close"] == round(previous, 4)
+    assert summary["change"] == round(last - previous, 4)
+    assert summary["change_percent"] == round((last - previous) / previous * 100, 4)
+    assert (summary["day_low"], summary["day_high"]) == (
+        round(float(history.low[-1]), 4),
+        round(float(history.high[-1]), 4),
+    )
+    dates = history.dates.astype("datetime64[D]")
+    year = dates > dates[-1] - np.timedelta64(365, "D")
+    assert int(year.sum()) == 365  # one bar a calendar day here: the last 365 days, not all 400 bars
+    assert summary["high_52w"] == round(float(history.high[year].max()), 4)
+    assert summary["low_52w"] == round(float(history.low[year].min()), 4)
+    assert summary["as_of"] == str(dates[-1])
+
+
+def test_price_summary_of_a_single_bar_has_no_change():
+    summary = price_summary(synthetic_history(36, bars=1))
+    assert summary["change"] is None and summary["change_percent"] is None
 
 
 @pytest.mark.parametrize("bad_last_n", [0, -5, 2.5, True, "250"])
