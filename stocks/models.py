@@ -13,6 +13,7 @@ class Stock(models.Model):
     exchange = models.CharField(max_length=10, default="NSE")
     series = models.CharField(max_length=10, blank=True, default="EQ")
     is_active = models.BooleanField(default=True)
+    industry = models.CharField(max_length=100, blank=True, db_index=True, help_text="NSE's macro sector, when loaded")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -21,6 +22,28 @@ class Stock(models.Model):
 
     def __str__(self):
         return f"{self.yahoo_symbol} {self.name}".strip()
+
+
+class IndexMembership(models.Model):
+    """A stock's membership of an NSE index ("NIFTY 50"), as of the last constituent file loaded.
+
+    A row per (index, stock) rather than a JSON list: "in NIFTY 500" is then a plain SQL join on
+    SQLite and PostgreSQL alike (SQLite has no JSON `contains`).
+    """
+
+    index_name = models.CharField(max_length=60, db_index=True)
+    stock = models.ForeignKey(Stock, on_delete=models.CASCADE, related_name="index_memberships")
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["index_name", "stock__symbol"]
+        constraints = [
+            # Loading the same constituent file twice never lists a stock twice in one index.
+            models.UniqueConstraint(fields=["index_name", "stock"], name="index_membership_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.index_name}: {self.stock.symbol}"
 
 
 class PriceCache(models.Model):
