@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "stocks",
     "jobs",
     "accounts",
+    "watchlists",
 ]
 
 MIDDLEWARE = [
@@ -380,6 +381,7 @@ LOGGING = {
     "loggers": {
         "jobs": {"level": LOG_LEVEL},
         "stocks": {"level": LOG_LEVEL},
+        "watchlists": {"level": LOG_LEVEL},
         "thetool": {"level": LOG_LEVEL},
         "django-q": {"level": env.str("THETOOL_Q_LOG_LEVEL", default="INFO").upper()},
     },

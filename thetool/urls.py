@@ -22,6 +22,7 @@ urlpatterns = [
     # Job routes first: /api/stocks/analyze-all-stocks must not be read as a stock symbol.
     path("api/", include("jobs.urls")),
     path("api/", include("stocks.urls")),
+    path("api/", include("watchlists.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("thetool.page_urls")),
 ]
