@@ -39,6 +39,8 @@ from django_q.signals import post_spawn
 
 from jobs import execution
 from jobs.exceptions import WorkerShutdown
+from stocks.services import refresh_quotes
+from watchlists.services import run_due_scans
 
 logger = logging.getLogger("jobs")
 
@@ -136,6 +138,11 @@ class WorkerSupervisor:
                 try:
                     close_old_connections()  # a connection broken by a database restart is replaced
                     execution.recover_stale_jobs()
+                    # End-of-day scans ride the same tick (not a django-q2 schedule, which would wait
+                    # behind queued jobs); each scan is claimed with a conditional UPDATE, so several
+                    # workers never fire one twice.
+                    run_due_scans()
+                    refresh_quotes()  # the screener's price columns, for bars cached since the last tick
                 except Exception:
                     # A busy or briefly unreachable database: the next tick tries again.
                     logger.exception("The job reaper failed; retrying in %ss", interval)

@@ -46,6 +46,28 @@ class IndexMembership(models.Model):
         return f"{self.index_name}: {self.stock.symbol}"
 
 
+class StockQuote(models.Model):
+    """The screener's price line of one symbol (stocks.quotes), refreshed from its newest cached bars.
+
+    Stored apart from the bars so filters and sorts on price columns are plain SQL on 2,192 rows.
+    """
+
+    symbol = models.CharField(max_length=40, unique=True, help_text="Yahoo symbol, e.g. RELIANCE.NS")
+    as_of = models.DateField(help_text="Date of the last bar")
+    last_close = models.FloatField()
+    change_percent = models.FloatField(null=True, blank=True)
+    volume_ratio = models.FloatField(null=True, blank=True, help_text="Last volume / 20-session average")
+    high_52w = models.FloatField()
+    low_52w = models.FloatField()
+    from_high_percent = models.FloatField(help_text="Close vs 52-week high, % (<= 0)")
+    from_low_percent = models.FloatField(help_text="Close vs 52-week low, % (>= 0)")
+    source = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.symbol} {self.last_close} ({self.as_of})"
+
+
 class PriceCache(models.Model):
     """Daily bars of one symbol as fetched from one source on one day.
 
