@@ -49,10 +49,8 @@ def saved_screens_of(*, user) -> QuerySet[SavedScreen]:
 
 
 def saved_screen_by_token(*, token) -> SavedScreen | None:
-    try:
-        return SavedScreen.objects.select_related("owner").filter(share_token=token).first()
-    except Exception:  # a malformed UUID is simply not a screen
-        return None
+    # `token` comes through the <uuid:> converter; a database error must propagate (503, not 404).
+    return SavedScreen.objects.select_related("owner").filter(share_token=token).first()
 
 
 def screen_symbols(*, query: str, strategy_id: int) -> list[str]:
