@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STOCKS = 2192
+PRICE_AND_PLAN_COLUMNS = ("close", "change", "volume", "range52", "verdict", "score", "plan")
 
 FILTERS = {
     "no filter": {},
@@ -42,7 +43,7 @@ FILTERS = {
         "verdict": "Buy", "rsi_min": "30", "rsi_max": "70", "above_ema50": "1", "above_ema200": "1",
         "adx_min": "15", "macd": "positive", "cmf": "positive", "index": "NIFTY 500", "fresh_days": "30",
     },
-    "sort by 1-day % (price columns)": {"sort": "-change", "col": ["close", "change", "volume", "range52", "verdict", "score", "plan"]},
+    "sort by 1-day % (price columns)": {"sort": "-change", "col": list(PRICE_AND_PLAN_COLUMNS)},
 }  # fmt: skip
 
 
@@ -136,7 +137,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     build(args.results)
-    print(f"Built {STOCKS} stocks x {args.results} results in {time.perf_counter() - started:.1f} s on {connection.vendor}")
+    print(
+        f"Built {STOCKS} stocks x {args.results} results in {time.perf_counter() - started:.1f} s "
+        f"on {connection.vendor}"
+    )
     client = Client()
     client.get("/")  # warm-up: templates, first query plans
     print(f"\n{platform.platform()}, Python {platform.python_version()}, {connection.vendor}, nproc {os.cpu_count()}\n")
