@@ -95,9 +95,20 @@ def test_the_command_fires_due_scans(scan, capsys, monkeypatch):
     assert "1 scan(s) fired." in capsys.readouterr().out
 
 
+@pytest.fixture
+def own_test_database(transactional_db):
+    """Refuse to run (before any fixture writes) unless connected to this run's own test database.
+
+    A test that failed earlier while pointing the connection elsewhere must not send this test's
+    writes into a database another run owns.
+    """
+    wanted = connection.settings_dict.get("TEST", {}).get("NAME")
+    assert wanted and connection.settings_dict["NAME"] == wanted, (connection.settings_dict["NAME"], wanted)
+
+
 @pytest.mark.postgres  # real concurrent transactions; the SQLite pass's in-memory database is one connection
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_runners_fire_a_due_scan_exactly_once(people, universe):
+def test_concurrent_runners_fire_a_due_scan_exactly_once(own_test_database, people, universe):
     watchlist = create_watchlist(owner=people["alice"], name="IT", symbols=["TCS"])
     schedule_scan(owner=people["alice"], name="Daily", watchlist=watchlist, now=THURSDAY_MORNING)
     barrier, fired = threading.Barrier(4), []
