@@ -7,7 +7,7 @@ filtered, sorted and paginated in SQL (50 rows a page), so it stays quick at 2,1
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -143,7 +143,8 @@ def stock_list(request):
     sort = request.GET.get("sort", "symbol")
     sort = sort if sort in SORTS else "symbol"
     form = analysis_form_context(request)
-    filters = screener.parse_filters(request.GET)
+    # The page's own verdict filter (with "not analysed") already applies `verdict`: not twice.
+    filters = replace(screener.parse_filters(request.GET), verdict="")
     columns, page_size, remember = screener_preferences(request)
     stocks = universe_table(query=query, verdict=verdict, sort=sort, strategy_id=form["strategy_id"], filters=filters)
     page = Paginator(stocks, page_size).get_page(request.GET.get("page"))
