@@ -13,6 +13,7 @@ class Stock(models.Model):
     exchange = models.CharField(max_length=10, default="NSE")
     series = models.CharField(max_length=10, blank=True, default="EQ")
     is_active = models.BooleanField(default=True)
+    industry = models.CharField(max_length=100, blank=True, db_index=True, help_text="NSE's macro sector, when loaded")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -21,6 +22,50 @@ class Stock(models.Model):
 
     def __str__(self):
         return f"{self.yahoo_symbol} {self.name}".strip()
+
+
+class IndexMembership(models.Model):
+    """A stock's membership of an NSE index ("NIFTY 50"), as of the last constituent file loaded.
+
+    A row per (index, stock) rather than a JSON list: "in NIFTY 500" is then a plain SQL join on
+    SQLite and PostgreSQL alike (SQLite has no JSON `contains`).
+    """
+
+    index_name = models.CharField(max_length=60, db_index=True)
+    stock = models.ForeignKey(Stock, on_delete=models.CASCADE, related_name="index_memberships")
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["index_name", "stock__symbol"]
+        constraints = [
+            # Loading the same constituent file twice never lists a stock twice in one index.
+            models.UniqueConstraint(fields=["index_name", "stock"], name="index_membership_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.index_name}: {self.stock.symbol}"
+
+
+class StockQuote(models.Model):
+    """The screener's price line of one symbol (stocks.quotes), refreshed from its newest cached bars.
+
+    Stored apart from the bars so filters and sorts on price columns are plain SQL on 2,192 rows.
+    """
+
+    symbol = models.CharField(max_length=40, unique=True, help_text="Yahoo symbol, e.g. RELIANCE.NS")
+    as_of = models.DateField(help_text="Date of the last bar")
+    last_close = models.FloatField()
+    change_percent = models.FloatField(null=True, blank=True)
+    volume_ratio = models.FloatField(null=True, blank=True, help_text="Last volume / 20-session average")
+    high_52w = models.FloatField()
+    low_52w = models.FloatField()
+    from_high_percent = models.FloatField(help_text="Close vs 52-week high, % (<= 0)")
+    from_low_percent = models.FloatField(help_text="Close vs 52-week low, % (>= 0)")
+    source = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.symbol} {self.last_close} ({self.as_of})"
 
 
 class PriceCache(models.Model):

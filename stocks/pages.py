@@ -7,7 +7,7 @@ filtered, sorted and paginated in SQL (50 rows a page), so it stays quick at 2,1
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -17,15 +17,30 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from stocks import analysis, market_data, selectors, services, strategies
+from stocks import analysis, market_data, screener, selectors, services, strategies
 from stocks.exceptions import InvalidSymbol, UnknownSymbol
 from stocks.indicators import CATEGORY_NAMES, INDICATOR_NAMES
-from stocks.models import AnalysisResult, Stock, Verdict
+from stocks.models import AnalysisResult, Stock, StockQuote, Verdict
 from stocks.readings import describe_reading
+from watchlists.selectors import watchlists_of
 
 logger = logging.getLogger("stocks")
 
 PAGE_SIZE = 50
+PAGE_SIZES = (25, 50, 100, 200)
+# The screener's optional columns (the symbol, company and checkbox always show).
+COLUMNS = {
+    "close": "Last close",
+    "change": "1-day %",
+    "volume": "Volume vs 20-day",
+    "range52": "From 52-week high / low",
+    "verdict": "Verdict",
+    "score": "Score",
+    "plan": "Trade plan",
+    "analysed": "Last analysed",
+}
+DEFAULT_COLUMNS = ("close", "change", "verdict", "score", "analysed")
+PREFERENCE_COOKIE = "thetool_screener"  # "close,change,...|50": remembered per browser, not per account
 DEFAULT_CAPITAL = Decimal("100000")
 NOT_ANALYSED = "none"
 
@@ -39,6 +54,12 @@ SORTS = {
     "-score": (F("latest_score").desc(nulls_last=True), F("symbol").asc()),
     "analysed": (F("latest_analysed_at").asc(nulls_last=True), F("symbol").asc()),
     "-analysed": (F("latest_analysed_at").desc(nulls_last=True), F("symbol").asc()),
+    "change": (F("quote_change").asc(nulls_last=True), F("symbol").asc()),
+    "-change": (F("quote_change").desc(nulls_last=True), F("symbol").asc()),
+    "volume": (F("quote_volume_ratio").asc(nulls_last=True), F("symbol").asc()),
+    "-volume": (F("quote_volume_ratio").desc(nulls_last=True), F("symbol").asc()),
+    "high": (F("quote_from_high").asc(nulls_last=True), F("symbol").asc()),
+    "-high": (F("quote_from_high").desc(nulls_last=True), F("symbol").asc()),
 }
 
 
@@ -47,28 +68,37 @@ def _verdict_filter(raw: str) -> str:
     return raw if raw in Verdict.values or raw == NOT_ANALYSED else ""
 
 
-def universe_table(*, query: str, verdict: str, sort: str, strategy_id: int):
-    """Stocks with the id of their latest result under `strategy_id`, filtered and ordered."""
+def universe_table(
+    *, query: str, verdict: str, sort: str, strategy_id: int, filters: screener.ScreenFilters | None = None
+):
+    """Stocks with the id of their latest result under `strategy_id`, filtered (screener too) and ordered."""
     stocks = selectors.stocks_with_strategy_results(
         strategy_id=strategy_id,
         query=query,
         verdict=verdict if verdict in Verdict.values else None,
         never_analysed=verdict == NOT_ANALYSED,
     )
-    return stocks.order_by(*SORTS[sort])
+    if filters is not None and not filters.is_empty():
+        stocks = screener.apply_filters(stocks, filters=filters, strategy_id=strategy_id)
+    return selectors.with_quote_sort_keys(stocks).order_by(*SORTS[sort])
 
 
 @dataclass(frozen=True)
 class StockRow:
     stock: Stock
     result: AnalysisResult | None  # the latest under the page's strategy; None when never analysed
+    quote: StockQuote | None = None  # the price line; None before its bars were ever cached
 
 
 def rows_of_page(page, *, strategy_id: int) -> list[StockRow]:
     """The page's stocks with their latest results, read after paginating (one query for 50 rows)."""
     stocks = list(page.object_list)
     results = selectors.results_by_id(ids=[stock.latest_result_id for stock in stocks])
-    return [StockRow(stock=stock, result=results.get(stock.latest_result_id)) for stock in stocks]
+    quotes = selectors.quotes_by_symbol(symbols=[stock.yahoo_symbol for stock in stocks])
+    return [
+        StockRow(stock=stock, result=results.get(stock.latest_result_id), quote=quotes.get(stock.yahoo_symbol))
+        for stock in stocks
+    ]
 
 
 def _capital(raw) -> Decimal:
@@ -96,6 +126,16 @@ def analysis_form_context(request) -> dict:
     }
 
 
+def screener_preferences(request) -> tuple[list[str], int, bool]:
+    """(columns, page size, changed) from the query string, else the remembered cookie, else defaults."""
+    saved_columns, _, saved_size = request.COOKIES.get(PREFERENCE_COOKIE, "").partition("|")
+    asked = request.GET.getlist("col")
+    columns = [c for c in (asked or saved_columns.split(",")) if c in COLUMNS] or list(DEFAULT_COLUMNS)
+    raw_size = request.GET.get("page_size") or saved_size
+    size = int(raw_size) if raw_size.isdigit() and int(raw_size) in PAGE_SIZES else PAGE_SIZE
+    return columns, size, bool(asked or request.GET.get("page_size"))
+
+
 @require_GET
 def stock_list(request):
     query = request.GET.get("q", "").strip()[:100]
@@ -103,12 +143,28 @@ def stock_list(request):
     sort = request.GET.get("sort", "symbol")
     sort = sort if sort in SORTS else "symbol"
     form = analysis_form_context(request)
-    stocks = universe_table(query=query, verdict=verdict, sort=sort, strategy_id=form["strategy_id"])
-    page = Paginator(stocks, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's own verdict filter (with "not analysed") already applies `verdict`: not twice.
+    filters = replace(screener.parse_filters(request.GET), verdict="")
+    columns, page_size, remember = screener_preferences(request)
+    stocks = universe_table(query=query, verdict=verdict, sort=sort, strategy_id=form["strategy_id"], filters=filters)
+    page = Paginator(stocks, page_size).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "rows": rows_of_page(page, strategy_id=form["strategy_id"]),
-        "universe_count": selectors.count_active_stocks() if query or verdict else page.paginator.count,
+        "universe_count": selectors.count_active_stocks()
+        if query or verdict or not filters.is_empty()
+        else page.paginator.count,
+        "filters": filters,
+        "filtered": bool(query or verdict or not filters.is_empty()),
+        "columns": columns,
+        "column_choices": COLUMNS,
+        "page_size": page_size,
+        "page_sizes": PAGE_SIZES,
+        "index_names": screener.index_names(),
+        "industries": screener.industries(),
+        "bollinger_positions": screener.BOLLINGER_POSITIONS,
+        "screen_query": request.GET.urlencode(),
+        "my_watchlists": watchlists_of(user=request.user),
         "query": query,
         "verdict": verdict,
         "sort": sort,
@@ -117,7 +173,11 @@ def stock_list(request):
         "strategy": strategies.STRATEGIES[form["strategy_id"]],
         **form,
     }
-    return render(request, "stocks/stock_list.html", context)
+    response = render(request, "stocks/stock_list.html", context)
+    if remember:
+        one_year = 365 * 24 * 3600
+        response.set_cookie(PREFERENCE_COOKIE, f"{','.join(columns)}|{page_size}", max_age=one_year, samesite="Lax")
+    return response
 
 
 def chart_for(yahoo_symbol: str, result: AnalysisResult | None) -> tuple[dict | None, dict | None, str]:
@@ -174,6 +234,7 @@ def stock_detail(request, symbol: str):
         "chart_levels": {k: float(v) for k, v in levels.items() if v is not None} if levels else {},
         "chart_error": chart_error,
         "fixed_symbols": [stock.yahoo_symbol],
+        "my_watchlists": watchlists_of(user=request.user),
         **form,
     }
     return render(request, "stocks/stock_detail.html", context)

@@ -11,7 +11,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from stocks import universe
 from stocks.exceptions import UnknownSymbol
-from stocks.models import AnalysisResult, Stock
+from stocks.models import AnalysisResult, Stock, StockQuote
 
 NEWEST_FIRST = ("-created_at", "-id")
 
@@ -120,3 +120,18 @@ def get_stock(symbol: str) -> Stock:
     if stock is None:
         raise UnknownSymbol(f"Unknown symbol {symbol!r}: it is not in the stock universe", details={"symbol": symbol})
     return stock
+
+
+def with_quote_sort_keys(stocks: QuerySet[Stock]) -> QuerySet[Stock]:
+    """Aliases for sorting by the price line (cost nothing unless an order_by uses them)."""
+    quote = StockQuote.objects.filter(symbol=OuterRef("yahoo_symbol"))
+    return stocks.alias(
+        quote_change=Subquery(quote.values("change_percent")[:1]),
+        quote_volume_ratio=Subquery(quote.values("volume_ratio")[:1]),
+        quote_from_high=Subquery(quote.values("from_high_percent")[:1]),
+    )
+
+
+def quotes_by_symbol(*, symbols: list[str]) -> dict[str, StockQuote]:
+    """The price lines of these symbols, by symbol: one query for a page of rows."""
+    return {quote.symbol: quote for quote in StockQuote.objects.filter(symbol__in=symbols)}

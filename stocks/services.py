@@ -18,11 +18,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 
 from stocks import analysis as engine
 from stocks import market_data, strategies
 from stocks.exceptions import InvalidTradeParameters
-from stocks.models import AnalysisResult
+from stocks.market_data.cache import history_from_json
+from stocks.models import AnalysisResult, PriceCache, StockQuote
+from stocks.quotes import compute_quote
 
 logger = logging.getLogger(__name__)
 
@@ -184,3 +187,43 @@ def resize_position(*, result: AnalysisResult, capital: Decimal) -> int | None:
         logger.info("Cannot re-size %s for capital %s: %s", result.symbol, capital, exc)
         return None
     return plan.position_size
+
+
+def refresh_quotes(*, symbols: list[str] | None = None) -> int:
+    """Recompute StockQuote rows from each symbol's newest cached bars; returns how many were written.
+
+    Only symbols whose newest PriceCache row is newer than their quote are recomputed, so running it
+    after every scan costs little. `symbols=None` looks at every cached symbol.
+    """
+    cached = PriceCache.objects.all() if symbols is None else PriceCache.objects.filter(symbol__in=symbols)
+    newest = dict(cached.values("symbol").annotate(newest=Max("created_at")).values_list("symbol", "newest"))
+    known = dict(StockQuote.objects.filter(symbol__in=list(newest)).values_list("symbol", "updated_at"))
+    stale = [symbol for symbol, at in newest.items() if symbol not in known or known[symbol] < at]
+    written = []
+    for symbol in stale:
+        row = cached.filter(symbol=symbol).order_by("-created_at", "-id").values("source", "bars").first()
+        try:
+            quote = compute_quote(history_from_json(symbol, row["source"], row["bars"]))
+        except market_data.MarketDataError as exc:
+            logger.warning("No quote for %s: %s", symbol, exc.message)
+            continue
+        if quote is not None:
+            written.append(
+                StockQuote(
+                    symbol=symbol,
+                    source=row["source"],
+                    as_of=quote.as_of,
+                    last_close=quote.last_close,
+                    change_percent=quote.change_percent,
+                    volume_ratio=quote.volume_ratio,
+                    high_52w=quote.high_52w,
+                    low_52w=quote.low_52w,
+                    from_high_percent=quote.from_high_percent,
+                    from_low_percent=quote.from_low_percent,
+                )
+            )
+    fields = [f.name for f in StockQuote._meta.concrete_fields if f.name not in ("id", "symbol")]
+    StockQuote.objects.bulk_create(
+        written, update_conflicts=True, unique_fields=["symbol"], update_fields=fields, batch_size=500
+    )
+    return len(written)

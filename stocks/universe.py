@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from stocks.exceptions import InvalidSymbol
-from stocks.models import Stock
+from stocks.models import IndexMembership, Stock
 
 # Yahoo's suffix for each exchange we accept; a bare symbol is an NSE symbol.
 EXCHANGE_SUFFIXES = {".NS": "NSE", ".BO": "BSE"}
@@ -139,6 +139,7 @@ class UniverseRow:
     name: str | None = None
     series: str | None = None
     exchange: str = "NSE"
+    industry: str | None = None
 
 
 @dataclass
@@ -147,6 +148,7 @@ class LoadSummary:
     updated: int = 0
     unchanged: int = 0
     deactivated: int = 0
+    index_members: int = 0  # stocks listed in the index after loading an index constituent file
     skipped: list[str] = field(default_factory=list)  # one reason per skipped row
 
     def __str__(self) -> str:
@@ -157,6 +159,9 @@ class LoadSummary:
 
 
 _NSE_COLUMNS = {"SYMBOL", "NAME OF COMPANY"}
+# NSE's index constituent files (ind_nifty50list.csv, ind_nifty500list.csv, ...).
+_INDEX_COLUMNS = {"COMPANY NAME", "INDUSTRY", "SYMBOL"}
+INDUSTRY_MAX_LENGTH = Stock._meta.get_field("industry").max_length
 
 
 def parse_universe_file(path) -> tuple[list[UniverseRow], list[str]]:
@@ -178,12 +183,17 @@ def parse_universe_lines(lines: Iterable[str]) -> tuple[list[UniverseRow], list[
         return [], ["the file is empty"]
     # NSE's EQUITY_L.csv starts every column name after the first with a space.
     columns = [name.strip().upper() for name in header]
-    if _NSE_COLUMNS <= set(columns):
+    if _INDEX_COLUMNS <= set(columns):
+        mapping = {"symbol": "SYMBOL", "name": "COMPANY NAME", "series": "SERIES", "industry": "INDUSTRY"}
+    elif _NSE_COLUMNS <= set(columns):
         mapping = {"symbol": "SYMBOL", "name": "NAME OF COMPANY", "series": "SERIES"}
     elif "SYMBOL" in columns:
         mapping = {"symbol": "SYMBOL", "name": "NAME", "yahoo_symbol": "YAHOO_SYMBOL"}
     else:
-        return [], [f"unrecognised header {header!r}: expected NSE's EQUITY_L.csv or symbol,name,yahoo_symbol"]
+        return [], [
+            f"unrecognised header {header!r}: expected NSE's EQUITY_L.csv, an NSE index "
+            "constituent file (Company Name,Industry,Symbol,...) or symbol,name,yahoo_symbol"
+        ]
     positions = {key: columns.index(column) for key, column in mapping.items() if column in columns}
     return _rows_from_records(reader, positions)
 
@@ -221,6 +231,7 @@ def _row_from_values(values: dict[str, str]) -> UniverseRow:
     base, _ = _split_suffix(symbol)
     yahoo_symbol = normalize_symbol(values["yahoo_symbol"]) if values.get("yahoo_symbol") else symbol
     name = values.get("name") or None
+    industry = values.get("industry") or None
     series = (values.get("series") or "").upper() or None
     if series and len(series) > SERIES_MAX_LENGTH:
         raise InvalidSymbol(f"series {series!r} of {base} is longer than {SERIES_MAX_LENGTH} characters")
@@ -230,6 +241,7 @@ def _row_from_values(values: dict[str, str]) -> UniverseRow:
         name=name[:NAME_MAX_LENGTH] if name else None,
         series=series,
         exchange=exchange_of(yahoo_symbol),
+        industry=industry[:INDUSTRY_MAX_LENGTH] if industry else None,
     )
 
 
@@ -243,6 +255,8 @@ def _changes(stock: Stock, row: UniverseRow) -> dict:
         wanted["name"] = row.name
     if row.series is not None:
         wanted["series"] = row.series
+    if row.industry is not None:
+        wanted["industry"] = row.industry
     return {name: value for name, value in wanted.items() if getattr(stock, name) != value}
 
 
@@ -253,6 +267,7 @@ def _new_stock(row: UniverseRow) -> Stock:
         name=row.name or "",
         series=row.series if row.series is not None else "EQ",
         exchange=row.exchange,
+        industry=row.industry or "",
         is_active=True,
     )
 
@@ -263,6 +278,7 @@ class _Plan:
     update: list[Stock] = field(default_factory=list)
     update_fields: set[str] = field(default_factory=set)
     deactivate_ids: list[int] = field(default_factory=list)
+    listed: set[str] = field(default_factory=set)  # every symbol the file lists and was not skipped
 
 
 def _plan_load(rows: Iterable[UniverseRow], summary: LoadSummary, deactivate_missing: bool) -> _Plan:
@@ -292,16 +308,21 @@ def _plan_load(rows: Iterable[UniverseRow], summary: LoadSummary, deactivate_mis
             setattr(stock, name, value)
         plan.update.append(stock)
         plan.update_fields.update(changes)
+    plan.listed = in_file
     if deactivate_missing:
         plan.deactivate_ids = [s.pk for s in existing.values() if s.is_active and s.symbol not in in_file]
     return plan
 
 
-def load_universe_rows(*, rows: Iterable[UniverseRow], deactivate_missing: bool = False) -> LoadSummary:
+def load_universe_rows(
+    *, rows: Iterable[UniverseRow], deactivate_missing: bool = False, index_name: str | None = None
+) -> LoadSummary:
     """Upsert stocks by symbol in a few bulk statements; optionally deactivate stocks not in `rows`.
 
     Re-running with the same rows changes nothing (everything counts as unchanged). A row whose Yahoo
-    symbol belongs to another stock is skipped with a reason. Deactivation with no rows at all is
+    symbol belongs to another stock is skipped with a reason. With `index_name` ("NIFTY 500") the rows
+    are that index's constituents: its membership becomes exactly the stocks of the file (an index is
+    rebalanced twice a year, so stocks that left it leave the membership). Deactivation with no rows at all is
     refused (ValueError): an empty or unreadable file must not switch off the whole universe.
     """
     rows = list(rows)
@@ -321,6 +342,19 @@ def load_universe_rows(*, rows: Iterable[UniverseRow], deactivate_missing: bool 
         for start in range(0, len(plan.deactivate_ids), DB_BATCH):
             batch = plan.deactivate_ids[start : start + DB_BATCH]
             Stock.objects.filter(pk__in=batch).update(is_active=False, updated_at=now)
+        if index_name:
+            summary.index_members = _replace_index_members(index_name=index_name, symbols=plan.listed)
     summary.created, summary.updated = len(plan.create), len(plan.update)
     summary.deactivated = len(plan.deactivate_ids)
     return summary
+
+
+def _replace_index_members(*, index_name: str, symbols: set[str]) -> int:
+    """Make `index_name`'s membership exactly `symbols` (inside the caller's transaction)."""
+    stock_ids = set(Stock.objects.filter(symbol__in=symbols).values_list("pk", flat=True))
+    IndexMembership.objects.filter(index_name=index_name).exclude(stock_id__in=stock_ids).delete()
+    present = set(IndexMembership.objects.filter(index_name=index_name).values_list("stock_id", flat=True))
+    IndexMembership.objects.bulk_create(
+        [IndexMembership(index_name=index_name, stock_id=pk) for pk in stock_ids - present], batch_size=DB_BATCH
+    )
+    return len(stock_ids)

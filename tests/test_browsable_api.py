@@ -32,8 +32,14 @@ def world():
     job = make_job(["RELIANCE.NS", "TCS.NS"], status="completed", completed=2, successful=1)
     make_result("RELIANCE.NS", job=job)
     make_result("TCS.NS", job=job, error="no data returned")
-    found = {"job_id": job.pk, "pk": job.pk, "symbol": "RELIANCE.NS", "strategy_id": 1}
-    missing = {"job_id": uuid.uuid4(), "pk": "not-a-uuid", "symbol": "NOSUCH.NS", "strategy_id": 99}
+    found = {"job_id": job.pk, "pk": job.pk, "symbol": "RELIANCE.NS", "strategy_id": 1, "watchlist_id": 1}
+    missing = {
+        "job_id": uuid.uuid4(),
+        "pk": "not-a-uuid",
+        "symbol": "NOSUCH.NS",
+        "strategy_id": 99,
+        "watchlist_id": 999999,
+    }
     return found, missing
 
 

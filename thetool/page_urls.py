@@ -1,6 +1,6 @@
 """Server-rendered pages (templates/). The JSON API lives under /api/ (thetool/urls.py)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from alerts import pages as alert_pages
 from jobs import pages as job_pages
@@ -19,4 +19,5 @@ urlpatterns = [
     path("jobs/<str:job_id>/cancel/", job_pages.cancel, name="job-cancel"),
     path("jobs/<str:job_id>/results.csv", job_pages.export_csv, name="job-export-csv"),
     path("jobs/<str:job_id>/results.xlsx", job_pages.export_xlsx, name="job-export-xlsx"),
+    path("", include("watchlists.page_urls")),
 ]

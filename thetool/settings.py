@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "jobs",
     "accounts",
     "alerts",
+    "watchlists",
 ]
 
 MIDDLEWARE = [
@@ -409,6 +410,7 @@ LOGGING = {
         "jobs": {"level": LOG_LEVEL},
         "alerts": {"level": LOG_LEVEL},
         "stocks": {"level": LOG_LEVEL},
+        "watchlists": {"level": LOG_LEVEL},
         "thetool": {"level": LOG_LEVEL},
         "django-q": {"level": env.str("THETOOL_Q_LOG_LEVEL", default="INFO").upper()},
     },

@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", include("jobs.urls")),
     path("api/", include("stocks.urls")),
     path("api/", include("alerts.urls")),
+    path("api/", include("watchlists.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("thetool.page_urls")),
 ]

@@ -79,6 +79,20 @@
     });
   }
 
+  // "Add to watchlist" sends the whole basket (the checkboxes belong to the Analyze form).
+  document.addEventListener("submit", function (event) {
+    if (event.target.id !== "watchlist-add-form") return;
+    var holder = document.getElementById("watchlist-add-inputs");
+    holder.textContent = "";
+    readBasket().forEach(function (symbol) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "symbols";
+      input.value = symbol;
+      holder.appendChild(input);
+    });
+  });
+
   // Show only the chosen strategy's description (all of them show without JavaScript), and show
   // the table's verdicts for that strategy: the table and the Analyze form never disagree.
   function showStrategy() {

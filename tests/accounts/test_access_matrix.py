@@ -10,11 +10,14 @@ import re
 import pytest
 from django.urls import URLResolver, get_resolver
 
+from watchlists.services import create_saved_screen, create_watchlist, schedule_scan
+
 # Expected status per role: (anonymous with open access, anonymous without, user, other, staff).
 # Signed-in users are treated the same whether open access is on or off.
 READ = ("GET", None, (200, 401, 200, 200, 200))
 PAGE = ("GET", None, (200, 302, 200, 200, 200))
 SIGNED_IN_PAGE = ("GET", None, (302, 302, 200, 200, 200))
+SIGNED_IN_READ = ("GET", None, (401, 401, 200, 200, 200))
 # An anonymous client may not cancel alice's job even with open access: 401, sign in as alice.
 CANCEL_API = ("POST", None, (401, 401, 200, 403, 200))
 EXPECTED = {
@@ -39,6 +42,11 @@ EXPECTED = {
     "api/alerts/": ("GET", None, (401, 401, 200, 200, 200)),
     "api/alerts/<pk>/": ("GET", None, (401, 401, 404, 404, 404)),
     "api/alerts/deliveries/": ("GET", None, (401, 401, 200, 200, 200)),
+    # Watchlists need an account even with open access; others read alice's list, only she changes it.
+    "api/watchlists/": SIGNED_IN_READ,
+    "api/watchlists/<int:watchlist_id>/": SIGNED_IN_READ,
+    "api/watchlists/<int:watchlist_id>/analyze": ("POST", {"strategy_id": 1}, (401, 401, 201, 403, 403)),
+    "api/changes/": READ,
     # Accounts
     "accounts/login/": ("GET", None, (200, 200, 302, 302, 302)),
     "accounts/logout/": ("POST", None, (302, 302, 302, 302, 302)),
@@ -66,10 +74,33 @@ EXPECTED = {
     "healthz": ("GET", None, (200, 200, 200, 200, 200)),
     "readyz": ("GET", None, (503, 503, 503, 503, 503)),
     "metrics": ("GET", None, (200, 200, 200, 200, 200)),
+    # The daily loop (watchlists/): sign-in pages; forms redirect with a message
+    "watchlists/": SIGNED_IN_PAGE,
+    "watchlists/add/": ("POST", None, (302, 302, 302, 302, 302)),
+    "watchlists/<int:watchlist_id>/": SIGNED_IN_PAGE,
+    "watchlists/<int:watchlist_id>/edit/": ("POST", None, (302, 302, 302, 302, 302)),
+    "screens/": ("POST", None, (302, 302, 302, 302, 302)),
+    # A shared screen link opens the screener with its filters, for anyone who may use TheTool.
+    "screens/<uuid:token>/": ("GET", None, (302, 302, 302, 302, 302)),
+    "screens/<uuid:token>/delete/": ("POST", None, (302, 302, 302, 302, 302)),
+    "scans/": ("POST", None, (302, 302, 302, 302, 302)),
+    # Someone else's scan is not found, not merely refused.
+    "scans/<int:scan_id>/delete/": ("POST", None, (302, 302, 302, 404, 404)),
+    "changes/": PAGE,
+    "changes.csv": PAGE,
 }
 ROLES = ["anonymous", "user", "other", "staff"]
 # Under /admin/ the admin's own rule: only staff get in; everyone else is sent to its sign-in page.
 ADMIN_PUBLIC = {"admin:login", "admin:logout"}
+
+
+@pytest.fixture
+def world(world):
+    """The accounts world plus alice's watchlist (RELIANCE), saved screen and scheduled scan."""
+    watchlist = create_watchlist(owner=world["user"], name="Mine", symbols=["RELIANCE"])
+    screen = create_saved_screen(owner=world["user"], name="Buys", query="verdict=Buy")
+    scan = schedule_scan(owner=world["user"], name="Daily", watchlist=watchlist)
+    return {**world, "watchlist": watchlist, "screen": screen, "scan": scan}
 
 
 def _walk(patterns, prefix="", namespace=None):
@@ -100,6 +131,9 @@ def _concrete(route: str, world) -> str:
         "symbol": "RELIANCE.NS",
         "strategy_id": "1",
         "subscription_id": "999999",
+        "watchlist_id": str(world["watchlist"].pk),
+        "token": str(world["screen"].share_token),
+        "scan_id": str(world["scan"].pk),
     }
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
 

@@ -1,4 +1,5 @@
-"""manage.py load_universe [PATH] [--download] [--deactivate-missing]: import or refresh the stock universe."""
+"""manage.py load_universe [PATH] [--download] [--deactivate-missing] [--index NAME]: import or refresh the
+stock universe; with --index, PATH is an NSE index constituent file and sets that index's membership."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -22,20 +23,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--deactivate-missing", action="store_true", help="Mark stocks that are not in the file inactive"
         )
+        parser.add_argument(
+            "--index",
+            metavar="NAME",
+            help='The file lists this index\'s constituents (e.g. "NIFTY 500"): its membership becomes the file',
+        )
 
-    def handle(self, *args, path=None, download=False, deactivate_missing=False, **options):
+    def handle(self, *args, path=None, download=False, deactivate_missing=False, index=None, **options):
         if bool(path) == bool(download):
             raise CommandError("Give either a PATH or --download (not both).")
         rows, errors, origin = self._read(path, download)
         if not rows:
             shown = "; ".join(errors[:5]) or "no rows"
             raise CommandError(f"No valid rows in {origin}: {shown}")
-        summary = load_universe_rows(rows=rows, deactivate_missing=deactivate_missing)
+        if index is not None and not index.strip():
+            raise CommandError('--index needs an index name, e.g. --index "NIFTY 500".')
+        index_name = index.strip().upper() if index else None
+        summary = load_universe_rows(rows=rows, deactivate_missing=deactivate_missing, index_name=index_name)
         skipped = errors + summary.skipped
         self.stdout.write(
             f"Loaded {origin}: created {summary.created}, updated {summary.updated}, "
             f"unchanged {summary.unchanged}, deactivated {summary.deactivated}, skipped {len(skipped)}."
         )
+        if index_name:
+            self.stdout.write(f"{index_name}: {summary.index_members} stocks.")
         for reason in skipped[:MAX_LISTED_SKIPS]:
             self.stdout.write(self.style.WARNING(f"  skipped {reason}"))
         if len(skipped) > MAX_LISTED_SKIPS:
