@@ -204,3 +204,19 @@ def changes_for_query(*, query: dict) -> list[VerdictChange]:
         symbols=symbols,
         only_changed=query.get("changed", False),
     )
+
+
+def symbols_of_watchlist_ref(ref: str) -> set[str]:
+    """The symbols of the watchlist whose id is `ref` (an alert subscription's target), or none."""
+    watchlist = Watchlist.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
+    return set(watchlist_symbols(watchlist=watchlist)) if watchlist else set()
+
+
+def symbols_of_screen_ref(ref: str) -> set[str]:
+    """The symbols a saved screen (by id) selects today under its default strategy (Balanced)."""
+    screen = SavedScreen.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
+    if screen is None:
+        return set()
+    params = {key: values[-1] for key, values in parse_qs(screen.query).items()}
+    strategy_id = int(params["strategy"]) if params.get("strategy", "").isdigit() else 1
+    return set(screen_symbols(query=screen.query, strategy_id=strategy_id))

@@ -175,3 +175,14 @@ def test_a_subscription_missing_what_its_rule_needs_is_refused(alice, fields, fi
 
 def test_a_stock_target_is_normalised_to_its_yahoo_symbol(alice):
     assert subscribe(alice, target_ref=" reliance ").target_ref == "RELIANCE.NS"
+
+
+def test_a_real_watchlist_subscription_covers_exactly_the_watchlists_stocks(alice):
+    from watchlists.services import create_watchlist
+
+    watchlist = create_watchlist(owner=alice, name="Mine", symbols=["RELIANCE.NS"])
+    watching = subscribe(alice, target_kind="watchlist", target_ref=str(watchlist.pk))
+    services.on_job_completed(job_id=make_flip(symbol="TCS.NS").pk)
+    assert not AlertDelivery.objects.exists()  # TCS is not on the list
+    services.on_job_completed(job_id=make_flip(symbol="RELIANCE.NS").pk)
+    assert AlertDelivery.objects.get().subscription == watching
