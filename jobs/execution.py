@@ -353,31 +353,33 @@ def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
 def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) -> bool:
     """Store one batch of a chunk and add it to the job's progress in one transaction, if still ours.
 
-    The job's row is locked first: a cancel waits for this commit (and then nothing more is
-    written), and progress is added with F() increments of exactly the rows this batch inserted,
-    counted inside the transaction, so it never runs ahead of what is stored.
+    Progress is added with F() increments of exactly the rows this batch inserted (counted inside
+    the transaction), so it never runs ahead of what is stored. The job's row is only touched by
+    that last UPDATE, conditional on the job still processing: chunks of one job insert in
+    parallel (on PostgreSQL) and queue only for that short update, and a batch that meets a
+    cancelled job is rolled back, so nothing more is written after a cancel.
     """
     results = [
         build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job, source=job.data_source)
         for o in outcomes
     ]
-    symbols = [r.symbol for r in results]
-    stored = AnalysisResult.objects.filter(job_id=job.pk, symbol__in=symbols)
+    stored = AnalysisResult.objects.filter(job_id=job.pk, symbol__in=[r.symbol for r in results])
     with transaction.atomic():
-        if not AnalysisJob.objects.select_for_update().filter(pk=job.pk, status=JobStatus.PROCESSING).exists():
-            return False
+        # Locks the chunk: a new attempt claiming it waits for this batch, then sees it stored.
         if not _fenced_chunk(job.pk, index, attempt).select_for_update().exists():
             return False
-        counts = Count("id"), Count("id", filter=Q(error=""))
-        before = stored.aggregate(done=counts[0], ok=counts[1])
+        before = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
         store_results(results=results)
-        after = stored.aggregate(done=counts[0], ok=counts[1])
+        after = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
         now = timezone.now()
-        AnalysisJob.objects.filter(pk=job.pk).update(
+        progressed = AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
             completed=F("completed") + (after["done"] - before["done"]),
             successful=F("successful") + (after["ok"] - before["ok"]),
             heartbeat_at=now,
         )
+        if not progressed:  # cancelled, failed or retired meanwhile: this batch is not kept
+            transaction.set_rollback(True)
+            return False
         _fenced_chunk(job.pk, index, attempt).update(heartbeat_at=now)
     return True
 

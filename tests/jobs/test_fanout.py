@@ -147,6 +147,17 @@ def test_cancel_mid_job_stops_the_running_chunk_within_a_batch_and_the_others_ne
     assert job.status == JobStatus.CANCELLED and job.completed == stored(job) == 2
 
 
+def test_a_batch_that_meets_a_cancelled_job_is_rolled_back():
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=0)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:2], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    services.cancel_job(job_id=job.pk)  # while the batch was being analysed
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes) is False
+    assert stored(job) == 0 and AnalysisJob.objects.get(pk=job.pk).completed == 0
+
+
 def test_a_stale_chunk_is_recovered_and_resumes_only_its_missing_symbols(caplog):
     job = fanned_out_job()
     attempt = execution.claim_chunk(job_id=job.pk, index=1)
