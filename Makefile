@@ -87,6 +87,7 @@ bench: install
 	$(PY) bench/bench_universe.py
 	$(PY) bench/bench_load_universe.py
 	$(PY) bench/bench_jobs.py --db both
+	$(PY) bench/bench_fanout.py --db both
 	$(PY) bench/bench_dashboard.py --db both
 
 clean:

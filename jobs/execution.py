@@ -8,28 +8,45 @@ Liveness: while a job runs, a heartbeat thread refreshes `heartbeat_at` every
 THETOOL_JOB_HEARTBEAT_SECONDS (a quarter of THETOOL_JOB_STALE_SECONDS by default), also during a
 long market-data fetch; the reaper (`recover_stale_jobs`, run by `manage.py run_worker` outside
 the job queue) re-queues a job whose heartbeat is older than THETOOL_JOB_STALE_SECONDS.
+
+Fan-out: a job of more than THETOOL_JOB_CHUNK_SIZE symbols is split into JobChunks, one django-q2
+task each, so every worker of the cluster works on it. A chunk is claimed, fenced (its own
+attempt number), beaten, handed back and recovered the way a small job is; its results and the
+job's progress (F() increments) are stored in one transaction that holds the job's row, so
+progress never runs ahead of what is stored and a cancelled job gets nothing more. The job's
+status is decided once: by the conditional UPDATE in `finish_job_if_done`, which only the
+finisher that sees no unfinished chunk wins.
 """
 
 import logging
+import os
+import socket
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Count, Q, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
+from django.db.models.sql import InsertQuery
+from django.db.models.sql.compiler import SQLInsertCompiler
 from django.utils import timezone
 
 import alerts.services
-from jobs.models import AnalysisJob, JobStatus, heartbeat_interval
-from jobs.services import enqueue_job
+from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat_interval
+from jobs.services import enqueue_chunk, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
 from stocks.services import analyze_symbols, build_result
 
 logger = logging.getLogger("jobs")
+
+# Rows per INSERT statement on PostgreSQL: 500 x 23 columns stays far below its 65,535 parameters.
+RESULT_INSERT_ROWS = 500
 
 
 def claim_job(*, job_id) -> int | None:
@@ -42,7 +59,7 @@ def claim_job(*, job_id) -> int | None:
     with transaction.atomic():
         this_job = AnalysisJob.objects.select_for_update().filter(pk=job_id)
         job = this_job.filter(status=JobStatus.QUEUED).first()
-        job = job or this_job.stale(now=now).filter(status=JobStatus.PROCESSING).first()
+        job = job or this_job.stale(now=now).filter(status=JobStatus.PROCESSING).exclude(_has_chunks()).first()
         if job is None:
             return None
         max_attempts = settings.THETOOL_JOB_MAX_ATTEMPTS
@@ -77,6 +94,12 @@ def beating(*, job_id, attempt: int):
     no longer owns the job (cancelled, retired, taken over): a worker that lost its job must not
     keep it looking alive. It uses its own database connection (Django's are per thread).
     """
+    with _beating_with(lambda: beat(job_id=job_id, attempt=attempt), name=f"{job_id}", attempt=attempt):
+        yield
+
+
+@contextmanager
+def _beating_with(beat_once: Callable[[], bool], *, name: str, attempt: int):
     stop = threading.Event()
 
     def run():
@@ -84,16 +107,16 @@ def beating(*, job_id, attempt: int):
             while not stop.wait(heartbeat_interval()):
                 try:
                     close_old_connections()  # a connection broken by a database restart is replaced
-                    if not beat(job_id=job_id, attempt=attempt):
-                        logger.info("Job %s attempt %d no longer owns the job; heartbeat stops", job_id, attempt)
+                    if not beat_once():
+                        logger.info("Job %s attempt %d no longer owns the job; heartbeat stops", name, attempt)
                         return
                 except Exception:
                     # A busy or briefly unreachable database: the next beat tries again.
-                    logger.warning("Job %s heartbeat failed; retrying", job_id, exc_info=True)
+                    logger.warning("Job %s heartbeat failed; retrying", name, exc_info=True)
         finally:
             connection.close()
 
-    thread = threading.Thread(target=run, name=f"heartbeat-{job_id}", daemon=True)
+    thread = threading.Thread(target=run, name=f"heartbeat-{name}", daemon=True)
     thread.start()
     try:
         yield
@@ -101,6 +124,32 @@ def beating(*, job_id, attempt: int):
         stop.set()
         # Bounded: a beat stuck on the database must not hold up a worker that is stopping.
         thread.join(timeout=5)
+
+
+def store_results(*, results: list[AnalysisResult]) -> None:
+    """The one place a worker inserts results (small jobs and chunks alike).
+
+    The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate
+    (ON CONFLICT DO NOTHING, as bulk_create(ignore_conflicts=True)).
+
+    On PostgreSQL, Django 5.2's bulk_create sends each column as one array (INSERT ... SELECT
+    FROM UNNEST(...)), and psycopg's client-side binding (Django's default) quotes every element
+    of a text array with a Python regex: for the JSON columns (indicators, provenance) that was
+    58% of the insert and a third of a whole job (bench/RESULTS.md, "Fan-out"). The plain
+    multi-row VALUES form quotes each value with libpq's C escaping instead, so it is used here.
+    """
+    if not results:
+        return
+    if connection.vendor != "postgresql":
+        AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
+        return
+    meta = AnalysisResult._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    for start in range(0, len(results), RESULT_INSERT_ROWS):
+        query = InsertQuery(AnalysisResult, on_conflict=OnConflict.IGNORE)
+        query.insert_values(fields, results[start : start + RESULT_INSERT_ROWS])
+        # The generic compiler, not PostgreSQL's (whose only change is the UNNEST form).
+        SQLInsertCompiler(query, connection, connection.alias).execute_sql(returning_fields=None)
 
 
 def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
@@ -112,8 +161,7 @@ def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
     with transaction.atomic():
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return False
-        # The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate.
-        AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
+        store_results(results=results)
         counts = AnalysisResult.objects.filter(job_id=job.pk).aggregate(
             done=Count("id"), ok=Count("id", filter=Q(error=""))
         )
@@ -221,17 +269,301 @@ def _give_up(job: AnalysisJob, *, now) -> None:
     logger.error("Job %s failed: %s", job.pk, reason)
 
 
+# --- Fan-out: a large job's chunks, processed by any worker of the cluster ---------------------
+
+
+def _has_chunks():
+    return Exists(JobChunk.objects.filter(job_id=OuterRef("pk")))
+
+
+def is_fanned_out(*, job: AnalysisJob) -> bool:
+    """Jobs of more symbols than THETOOL_JOB_CHUNK_SIZE are split; smaller ones run as one task."""
+    return job.total > settings.THETOOL_JOB_CHUNK_SIZE
+
+
+def fan_out_job(*, job_id, attempt: int) -> str:
+    """Split a claimed job into chunks (once) and hand each unfinished one to the task queue.
+
+    Runs again after a hand-back or a second delivery: the chunks already made are kept (the
+    (job, index) constraint), and only queued ones are enqueued; a chunk whose worker died is
+    the reaper's (recover_stale_jobs), as a small job is.
+    """
+    job = AnalysisJob.objects.get(pk=job_id)
+    size = settings.THETOOL_JOB_CHUNK_SIZE
+    with transaction.atomic():
+        if not _fenced(job.pk, attempt).select_for_update().exists():
+            return _stopped(job.pk, attempt)
+        chunks = [
+            JobChunk(job_id=job.pk, index=index, symbols=symbols)
+            for index, symbols in enumerate(_batches(job.symbols, size))
+        ]
+        JobChunk.objects.bulk_create(chunks, ignore_conflicts=True)
+        pending = list(
+            JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED).values_list("index", flat=True)
+        )
+        # Handed to the broker only once the chunks are committed: a worker never looks for a missing row.
+        transaction.on_commit(lambda: [enqueue_chunk(job_id=job.pk, index=index) for index in pending])
+    logger.info(
+        "Job %s attempt %d fanned out: %d chunks of up to %d symbols, %d enqueued",
+        job.pk,
+        attempt,
+        len(chunks),
+        size,
+        len(pending),
+    )
+    finish_job_if_done(job_id=job.pk)  # a re-delivery after every chunk ended but before the job did
+    return "fanned out"
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def claim_chunk(*, job_id, index: int) -> int | None:
+    """Take a queued chunk (or one whose worker died) of a processing job; return this worker's attempt."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not AnalysisJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).exists():
+            return None  # cancelled, failed or completed: nothing more is written for it
+        this_chunk = JobChunk.objects.select_for_update().filter(job_id=job_id, index=index)
+        chunk = this_chunk.filter(status=ChunkStatus.QUEUED).first()
+        chunk = chunk or this_chunk.stale(now=now).filter(status=ChunkStatus.PROCESSING).first()
+        if chunk is None:
+            return None
+        if chunk.attempt >= settings.THETOOL_JOB_MAX_ATTEMPTS:
+            _give_up_chunk(chunk, now=now)
+            return None
+        attempt = chunk.attempt + 1
+        JobChunk.objects.filter(pk=chunk.pk, attempt=chunk.attempt).update(
+            status=ChunkStatus.PROCESSING, attempt=attempt, heartbeat_at=now, claimed_by=_worker_name()
+        )
+    logger.info("Job %s chunk %d claimed (attempt %d, %d symbols)", job_id, index, attempt, len(chunk.symbols))
+    return attempt
+
+
+def _fenced_chunk(job_id, index: int, attempt: int):
+    return JobChunk.objects.filter(job_id=job_id, index=index, status=ChunkStatus.PROCESSING, attempt=attempt)
+
+
+def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
+    """Refresh the chunk's heartbeat and the job's. False means stop: cancelled, failed or taken over."""
+    now = timezone.now()
+    if not AnalysisJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).update(heartbeat_at=now):
+        return False
+    return _fenced_chunk(job_id, index, attempt).update(heartbeat_at=now) == 1
+
+
+def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) -> bool:
+    """Store one batch of a chunk and add it to the job's progress in one transaction, if still ours.
+
+    Progress is added with F() increments of exactly the rows this batch inserted (counted inside
+    the transaction), so it never runs ahead of what is stored. The job's row is only touched by
+    that last UPDATE, conditional on the job still processing: chunks of one job insert in
+    parallel (on PostgreSQL) and queue only for that short update, and a batch that meets a
+    cancelled job is rolled back, so nothing more is written after a cancel.
+    """
+    results = [
+        build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job, source=job.data_source)
+        for o in outcomes
+    ]
+    stored = AnalysisResult.objects.filter(job_id=job.pk, symbol__in=[r.symbol for r in results])
+    with transaction.atomic():
+        # Locks the chunk: a new attempt claiming it waits for this batch, then sees it stored.
+        if not _fenced_chunk(job.pk, index, attempt).select_for_update().exists():
+            return False
+        before = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
+        store_results(results=results)
+        after = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
+        now = timezone.now()
+        progressed = AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
+            completed=F("completed") + (after["done"] - before["done"]),
+            successful=F("successful") + (after["ok"] - before["ok"]),
+            heartbeat_at=now,
+        )
+        if not progressed:  # cancelled, failed or retired meanwhile: this batch is not kept
+            transaction.set_rollback(True)
+            return False
+        _fenced_chunk(job.pk, index, attempt).update(heartbeat_at=now)
+    return True
+
+
+def execute_chunk(*, job_id, index: int, attempt: int) -> str:
+    """Analyse a chunk's remaining symbols in batches; the last chunk to end decides the job's status."""
+    job = AnalysisJob.objects.get(pk=job_id)
+    chunk = JobChunk.objects.get(job_id=job_id, index=index)
+    params = _trade_params(job)
+    done = set(AnalysisResult.objects.filter(job_id=job.pk, symbol__in=chunk.symbols).values_list("symbol", flat=True))
+    remaining = [s for s in chunk.symbols if s not in done]
+    logger.info(
+        "Job %s chunk %d attempt %d: analysing %d of %d symbols (%d already stored)",
+        job.pk,
+        index,
+        attempt,
+        len(remaining),
+        len(chunk.symbols),
+        len(done),
+    )
+
+    def beat_once() -> bool:
+        return beat_chunk(job_id=job.pk, index=index, attempt=attempt)
+
+    with _beating_with(beat_once, name=f"{job.pk} chunk {index}", attempt=attempt):
+        for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
+            # Also the cancellation check: a chunk that is no longer ours stops before the next fetch.
+            if not beat_once():
+                return _stopped_chunk(job.pk, index, attempt)
+            outcomes = analyze_symbols(
+                symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
+            )
+            if not record_chunk_batch(job=job, index=index, attempt=attempt, outcomes=outcomes):
+                return _stopped_chunk(job.pk, index, attempt)
+    if not _fenced_chunk(job.pk, index, attempt).update(status=ChunkStatus.DONE, heartbeat_at=timezone.now()):
+        return _stopped_chunk(job.pk, index, attempt)
+    # Its own statement, after the chunk's commit: of two chunks ending together, the later
+    # check sees both done (in one transaction each could miss the other's and nobody finish).
+    if finish_job_if_done(job_id=job.pk):
+        return "completed"
+    return "chunk done"
+
+
+def finish_job_if_done(*, job_id) -> bool:
+    """Complete a fanned-out job whose chunks have all ended. Exactly one caller gets True.
+
+    One conditional UPDATE (processing, has chunks, none unfinished): concurrent finishers race
+    on the job's row and the losers find it no longer processing.
+    """
+    unfinished = JobChunk.objects.filter(job_id=OuterRef("pk")).exclude(status=ChunkStatus.DONE)
+    finished = (
+        AnalysisJob.objects.filter(pk=job_id)
+        .filter(_has_chunks())
+        .exclude(Exists(unfinished))
+        .transition(to=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
+    )
+    if finished:
+        # The one place a fanned-out job becomes completed: alerts run once, as for a one-task job.
+        alerts.services.enqueue_job_completed(job_id=job_id)
+        job = AnalysisJob.objects.get(pk=job_id)
+        logger.info(
+            "Job %s completed: %d symbols, %d analysed, %d failed, %d chunks (last by %s), %.1fs",
+            job.pk,
+            job.total,
+            job.successful,
+            job.failed,
+            job.chunks.count(),
+            _worker_name(),
+            (job.finished_at - (job.started_at or job.created_at)).total_seconds(),
+        )
+    return bool(finished)
+
+
+def _stopped_chunk(job_id, index: int, attempt: int) -> str:
+    status = AnalysisJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
+    logger.info(
+        "Job %s chunk %d attempt %d stops: the job is now %s or the chunk has another owner",
+        job_id,
+        index,
+        attempt,
+        status,
+    )
+    return "stopped"
+
+
+def fail_job_from_chunk(*, job_id, index: int, attempt: int, reason: str) -> bool:
+    """Fail the whole job (Yahoo unreachable, time limit, crash) from a chunk that still owns its slice.
+
+    Once: the job leaves processing, so the other chunks' next beat or write finds it gone.
+    """
+    if not _fenced_chunk(job_id, index, attempt).exists():
+        return False
+    updated = AnalysisJob.objects.filter(pk=job_id).transition(
+        to=JobStatus.FAILED, status_reason=reason, finished_at=timezone.now()
+    )
+    if updated:
+        logger.error("Job %s failed (chunk %d, attempt %d): %s", job_id, index, attempt, reason)
+    return bool(updated)
+
+
+def release_chunk(*, job_id, index: int, attempt: int, reason: str) -> bool:
+    """Hand a chunk back at once (its worker is shutting down): queued and on the broker again.
+
+    Only the chunk: the job stays processing and its other chunks carry on elsewhere.
+    """
+    updated = _fenced_chunk(job_id, index, attempt).update(status=ChunkStatus.QUEUED, heartbeat_at=None)
+    if updated:
+        logger.warning("Job %s chunk %d released by attempt %d: %s", job_id, index, attempt, reason)
+        enqueue_chunk(job_id=job_id, index=index)
+    return bool(updated)
+
+
+def _give_up_chunk(chunk: JobChunk, *, now) -> None:
+    reason = (
+        f"Gave up after {chunk.attempt} attempts at chunk {chunk.index}: the worker stopped responding each "
+        f"time (THETOOL_JOB_MAX_ATTEMPTS={settings.THETOOL_JOB_MAX_ATTEMPTS})"
+    )
+    if AnalysisJob.objects.filter(pk=chunk.job_id).transition(
+        to=JobStatus.FAILED, status_reason=reason, finished_at=now
+    ):
+        logger.error("Job %s failed: %s", chunk.job_id, reason)
+
+
+def recover_stale_chunks(*, job_ids=None, report: "RecoveryReport") -> None:
+    """The reaper's part for fanned-out jobs: re-queue chunks whose worker died, hand lost ones over
+    again, and decide a job whose last finisher died between its chunk and the job's status."""
+    now = timezone.now()
+    chunks = JobChunk.objects.filter(job__status=JobStatus.PROCESSING)
+    if job_ids is not None:
+        chunks = chunks.filter(job_id__in=job_ids)
+    for chunk in chunks.stale(now=now).filter(status=ChunkStatus.PROCESSING):
+        if chunk.attempt >= settings.THETOOL_JOB_MAX_ATTEMPTS:
+            _give_up_chunk(chunk, now=now)
+            report.failed.append(str(chunk.job_id))
+            continue
+        requeued = (
+            JobChunk.objects.filter(pk=chunk.pk, attempt=chunk.attempt, status=ChunkStatus.PROCESSING)
+            .stale(now=now)
+            .update(status=ChunkStatus.QUEUED, heartbeat_at=None)
+        )
+        if requeued:
+            logger.warning(
+                "Re-queued stale chunk %d of job %s (attempt %d/%d, claimed by %s)",
+                chunk.index,
+                chunk.job_id,
+                chunk.attempt,
+                settings.THETOOL_JOB_MAX_ATTEMPTS,
+                chunk.claimed_by or "nobody",
+            )
+            enqueue_chunk(job_id=chunk.job_id, index=chunk.index)
+            report.requeued_chunks.append(f"{chunk.job_id}:{chunk.index}")
+    for chunk in chunks.stale(now=now).filter(status=ChunkStatus.QUEUED):
+        logger.warning("Chunk %d of job %s has waited in the queue; enqueuing it again", chunk.index, chunk.job_id)
+        enqueue_chunk(job_id=chunk.job_id, index=chunk.index)
+        report.reenqueued_chunks.append(f"{chunk.job_id}:{chunk.index}")
+    scope = AnalysisJob.objects.filter(status=JobStatus.PROCESSING).filter(_has_chunks())
+    if job_ids is not None:
+        scope = scope.filter(pk__in=job_ids)
+    for job_id in scope.stale(now=now).values_list("pk", flat=True):
+        finish_job_if_done(job_id=job_id)
+
+
 @dataclass
 class RecoveryReport:
     requeued: list[str] = field(default_factory=list)
     reenqueued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    requeued_chunks: list[str] = field(default_factory=list)  # "job_id:index"
+    reenqueued_chunks: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{len(self.requeued)} stale processing job(s) re-queued, {len(self.reenqueued)} waiting job(s) "
             f"handed to the queue again, {len(self.failed)} job(s) failed after too many attempts"
         )
+        if self.requeued_chunks or self.reenqueued_chunks:
+            text += (
+                f"; {len(self.requeued_chunks)} stale chunk(s) re-queued, "
+                f"{len(self.reenqueued_chunks)} waiting chunk(s) handed to the queue again"
+            )
+        return text
 
 
 def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
@@ -244,7 +576,8 @@ def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
     report = RecoveryReport()
     scope = AnalysisJob.objects.all() if job_ids is None else AnalysisJob.objects.filter(pk__in=job_ids)
 
-    for job in scope.stale(now=now).filter(status=JobStatus.PROCESSING):
+    # A fanned-out job is recovered chunk by chunk (recover_stale_chunks), never as a whole.
+    for job in scope.stale(now=now).filter(status=JobStatus.PROCESSING).exclude(_has_chunks()):
         if job.attempt >= settings.THETOOL_JOB_MAX_ATTEMPTS:
             _give_up(job, now=now)
             report.failed.append(str(job.pk))
@@ -279,6 +612,7 @@ def recover_stale_jobs(*, job_ids=None) -> RecoveryReport:
         )
         enqueue_job(job_id=job.pk)
         report.reenqueued.append(str(job.pk))
-    if report.requeued or report.reenqueued or report.failed:
+    recover_stale_chunks(job_ids=job_ids, report=report)
+    if report.requeued or report.reenqueued or report.failed or report.requeued_chunks or report.reenqueued_chunks:
         logger.info("Recovery: %s", report)
     return report

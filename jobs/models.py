@@ -239,3 +239,51 @@ class WorkerProcess(models.Model):
 
     def __str__(self):
         return f"{self.host}:{self.pid} (started {self.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+class ChunkStatus(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+
+
+class JobChunkQuerySet(models.QuerySet):
+    def stale(self, *, now: datetime | None = None) -> "JobChunkQuerySet":
+        """Unfinished chunks with no sign of life for THETOOL_JOB_STALE_SECONDS (the job's definition)."""
+        last_sign_of_life = Coalesce("heartbeat_at", "enqueued_at", "created_at")
+        return (
+            self.exclude(status=ChunkStatus.DONE)
+            .alias(last_sign_of_life=last_sign_of_life)
+            .filter(last_sign_of_life__lt=stale_before(now=now))
+        )
+
+
+class JobChunk(models.Model):
+    """A slice of a large job's symbols that any worker of the cluster may analyse (one task each).
+
+    A job larger than THETOOL_JOB_CHUNK_SIZE is fanned out into chunks; each chunk is claimed,
+    fenced (its own attempt number), beaten and recovered like a small job is, and the job's
+    status is decided once, by whichever chunk finishes last.
+    """
+
+    job = models.ForeignKey(AnalysisJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    symbols = models.JSONField()
+    status = models.CharField(max_length=12, choices=ChunkStatus.choices, default=ChunkStatus.QUEUED)
+    attempt = models.PositiveIntegerField(default=0, help_text="Incremented by every worker that claims the chunk")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True, help_text="host:pid of the last worker to claim it")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = JobChunkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="chunk_unique_per_job_index"),
+        ]
+        indexes = [models.Index(fields=["status", "job"], name="chunk_status_job")]
+
+    def __str__(self):
+        return f"Chunk {self.index} of job {self.job_id} ({self.status}, attempt {self.attempt})"

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from jobs.exceptions import JobAlreadyFinished
-from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobStatus
+from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobChunk, JobStatus
 from jobs.selectors import get_job
 from stocks.analysis import TradeParams
 from stocks.exceptions import InvalidSymbol, InvalidTradeParameters
@@ -324,6 +324,35 @@ def enqueue_job(*, job_id) -> bool:
         return False
     AnalysisJob.objects.filter(pk=job_id).update(enqueued=True, enqueued_at=timezone.now(), task_id=task_id or "")
     logger.info("Enqueued job %s on django-q2 as task %s", job_id, task_id)
+    return True
+
+
+def enqueue_chunk(*, job_id, index: int) -> bool:
+    """Hand one chunk of a fanned-out job to django-q2. On failure the job is failed with the reason.
+
+    A second delivery of the same chunk is harmless: only one claim succeeds.
+    """
+    try:
+        async_task(
+            "jobs.tasks.run_job_chunk",
+            str(job_id),
+            index,
+            task_name=f"analysis-job-{job_id}-chunk-{index}",
+            group="analysis-jobs",
+        )
+    except Exception as exc:  # the broker refused: the job cannot end, so say so now
+        logger.error("Failed to enqueue chunk %d of job %s: %s", index, job_id, exc, exc_info=True)
+        try:
+            AnalysisJob.objects.filter(pk=job_id).transition(
+                to=JobStatus.FAILED,
+                status_reason=f"Could not hand chunk {index} to the task queue: {exc}",
+                finished_at=timezone.now(),
+            )
+        except TRANSIENT_DB_ERRORS:
+            # The reaper hands over queued chunks that were never enqueued.
+            logger.error("Could not mark job %s failed after the enqueue failure", job_id, exc_info=True)
+        return False
+    JobChunk.objects.filter(job_id=job_id, index=index).update(enqueued_at=timezone.now())
     return True
 
 

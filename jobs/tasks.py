@@ -1,45 +1,77 @@
 """django-q2 tasks. Thin: they take ids and plain values (arguments are pickled) and call services."""
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django_q.exceptions import TimeoutException
 
 from jobs import execution
 from jobs.exceptions import WorkerShutdown
+from jobs.models import AnalysisJob
 from stocks.market_data import SourceUnavailable
 
 logger = logging.getLogger("jobs")
 
 
 def run_analysis_job(job_id: str) -> str:
-    """Run one analysis job to its end. Safe to deliver twice: only one claim succeeds."""
+    """Run one analysis job to its end, or fan a large one out into chunk tasks.
+
+    Safe to deliver twice: only one claim succeeds.
+    """
     attempt = execution.claim_job(job_id=job_id)
     if attempt is None:
         logger.info("Job %s not claimed: finished, cancelled or held by a live worker; nothing to do", job_id)
         return "not claimed"
-    try:
+
+    def work() -> str:
+        if execution.is_fanned_out(job=AnalysisJob.objects.get(pk=job_id)):
+            return execution.fan_out_job(job_id=job_id, attempt=attempt)
         return execution.execute_job(job_id=job_id, attempt=attempt)
+
+    return _run_guarded(
+        work,
+        name=f"Job {job_id} attempt {attempt}",
+        fail=lambda reason: execution.fail_job(job_id=job_id, attempt=attempt, reason=reason),
+        release=lambda reason: execution.release_job(job_id=job_id, attempt=attempt, reason=reason),
+    )
+
+
+def run_job_chunk(job_id: str, index: int) -> str:
+    """Analyse one chunk of a fanned-out job. Safe to deliver twice: only one claim succeeds."""
+    attempt = execution.claim_chunk(job_id=job_id, index=index)
+    if attempt is None:
+        logger.info("Job %s chunk %d not claimed: done, job finished or held by a live worker", job_id, index)
+        return "not claimed"
+    return _run_guarded(
+        lambda: execution.execute_chunk(job_id=job_id, index=index, attempt=attempt),
+        name=f"Job {job_id} chunk {index} attempt {attempt}",
+        fail=lambda reason: execution.fail_job_from_chunk(job_id=job_id, index=index, attempt=attempt, reason=reason),
+        release=lambda reason: execution.release_chunk(job_id=job_id, index=index, attempt=attempt, reason=reason),
+    )
+
+
+def _run_guarded(work: Callable[[], str], *, name: str, fail: Callable[[str], bool], release) -> str:
+    """How a job or a chunk ends when its work raises: the same rules for both."""
+    try:
+        return work()
     except SourceUnavailable as exc:
-        execution.fail_job(job_id=job_id, attempt=attempt, reason=f"Market data source unavailable: {exc}")
+        fail(f"Market data source unavailable: {exc}")
         return "failed"
     except TimeoutException:
         # Derives from SystemExit: `except Exception` would miss it and leave the job processing.
-        execution.fail_job(
-            job_id=job_id,
-            attempt=attempt,
-            reason=f"Exceeded the task time limit of {settings.Q_CLUSTER['timeout']}s (THETOOL_Q_TIMEOUT)",
-        )
+        fail(f"Exceeded the task time limit of {settings.Q_CLUSTER['timeout']}s (THETOOL_Q_TIMEOUT)")
         raise
     except Exception as exc:
-        logger.exception("Job %s attempt %d crashed", job_id, attempt)
-        execution.fail_job(job_id=job_id, attempt=attempt, reason=f"Unexpected error: {type(exc).__name__}: {exc}")
+        logger.exception("%s crashed", name)
+        fail(f"Unexpected error: {type(exc).__name__}: {exc}")
         return "failed"
     except BaseException as exc:
         # Shutdown (WorkerShutdown from run_worker's SIGTERM handler, SystemExit, KeyboardInterrupt):
-        # hand the job back now, so it resumes on another worker without waiting for the reaper.
+        # hand the work back now (a chunk, not its whole job), so it resumes on another worker
+        # without waiting for the reaper.
         reason = "Worker shut down mid-job; re-queued to resume where it stopped"
         if isinstance(exc, WorkerShutdown):
             reason = f"Worker shut down mid-job ({exc}); re-queued to resume where it stopped"
-        execution.release_job(job_id=job_id, attempt=attempt, reason=reason)
+        release(reason)
         raise

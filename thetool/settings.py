@@ -314,6 +314,8 @@ THETOOL_WORKER_STOP_SECONDS = env_float("THETOOL_WORKER_STOP_SECONDS", 8.0, mini
 THETOOL_WORKER_ALIVE_SECONDS = env_float("THETOOL_WORKER_ALIVE_SECONDS", 30.0, minimum=1)
 THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
+# A job of more symbols is split into chunks of this size, one task each, so every worker helps.
+THETOOL_JOB_CHUNK_SIZE = env_int("THETOOL_JOB_CHUNK_SIZE", 100, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
 # How long an Idempotency-Key is remembered (and its first answer replayed), seconds.
 THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS = env_int("THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=60)

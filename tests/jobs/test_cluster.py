@@ -18,6 +18,9 @@ from tests.conftest import require_service
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster]
 
 MANY = [f"SYM{i:04d}.NS" for i in range(2192)]
+# These tests follow a job run as one task (a job within one chunk); a fanned-out job's chunks on
+# several workers are tested in test_fanout_cluster.py.
+ONE_TASK = {"THETOOL_JOB_CHUNK_SIZE": 5000}
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +49,12 @@ def test_a_real_qcluster_runs_a_job_to_completion():
 
 def test_sigkill_mid_job_then_restart_completes_with_each_symbol_stored_once():
     job, _ = services.request_analysis_job(symbols=MANY)
-    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 2, "THETOOL_REAPER_INTERVAL_SECONDS": 1}
+    env = {
+        "THETOOL_JOB_BATCH_SIZE": 8,
+        "THETOOL_JOB_STALE_SECONDS": 2,
+        "THETOOL_REAPER_INTERVAL_SECONDS": 1,
+        **ONE_TASK,
+    }
     with running_cluster("killed", **env) as cluster:
         wait_for(lambda: status_of(job).completed >= 200, timeout=60, interval=0.05, message="the job to get going")
         cluster.kill_hard()
@@ -77,7 +85,7 @@ def test_sigkill_mid_job_then_restart_completes_with_each_symbol_stored_once():
 
 def test_cancel_stops_a_running_job():
     job, _ = services.request_analysis_job(symbols=MANY)
-    with running_cluster("cancel", THETOOL_JOB_BATCH_SIZE=8) as cluster:
+    with running_cluster("cancel", THETOOL_JOB_BATCH_SIZE=8, **ONE_TASK) as cluster:
         wait_for(lambda: status_of(job).completed >= 100, timeout=60, interval=0.05, message="the job to get going")
         services.cancel_job(job_id=job.pk)
         cancelled_at = status_of(job).completed
@@ -150,7 +158,7 @@ STOP_PATTERNS = {
 def test_a_stop_signal_ends_the_worker_and_hands_its_job_back_at_once_to_resume_elsewhere(pattern):
     job, _ = services.request_analysis_job(symbols=MANY)
     # A stale limit far beyond the test: only the worker's own hand-back can re-queue the job.
-    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 600, "THETOOL_Q_WORKERS": 2}
+    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 600, "THETOOL_Q_WORKERS": 2, **ONE_TASK}
     with running_cluster(f"stop-{pattern}", **env) as cluster:
         wait_for(lambda: status_of(job).completed >= 200, timeout=60, interval=0.05, message="the job to get going")
         signalled = time.monotonic()
@@ -188,7 +196,12 @@ def test_a_stop_signal_ends_the_worker_and_hands_its_job_back_at_once_to_resume_
 
 
 def test_a_killed_workers_job_is_requeued_by_the_reaper_without_waiting_behind_a_backlog():
-    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 3, "THETOOL_REAPER_INTERVAL_SECONDS": 1}
+    env = {
+        "THETOOL_JOB_BATCH_SIZE": 8,
+        "THETOOL_JOB_STALE_SECONDS": 3,
+        "THETOOL_REAPER_INTERVAL_SECONDS": 1,
+        **ONE_TASK,
+    }
     job, _ = services.request_analysis_job(symbols=MANY)
     with running_cluster("backlog-killed", **env) as cluster:
         wait_for(lambda: status_of(job).completed >= 100, timeout=60, interval=0.05, message="the job to get going")

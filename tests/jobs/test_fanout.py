@@ -1,0 +1,320 @@
+"""A large job fanned out into chunks, in-process: claiming, fencing, progress, cancel, recovery, finishing."""
+
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_q.models import OrmQ
+
+from jobs import execution, services, tasks
+from jobs.exceptions import WorkerShutdown
+from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus
+from stocks import services as stock_services
+from stocks.market_data import SourceUnavailable
+from stocks.models import AnalysisResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SYMBOLS = [f"SYM{i:04d}.NS" for i in range(10)]  # chunks of 4: [0-3], [4-7], [8-9]
+
+
+@pytest.fixture(autouse=True)
+def small_chunks(settings):
+    settings.THETOOL_DATA_SOURCE = "demo"
+    settings.THETOOL_JOB_CHUNK_SIZE = 4
+    settings.THETOOL_JOB_BATCH_SIZE = 2
+
+
+def fanned_out_job(symbols=SYMBOLS) -> AnalysisJob:
+    job, created = services.request_analysis_job(symbols=symbols)
+    assert created
+    assert tasks.run_analysis_job(str(job.pk)) == "fanned out"
+    return job
+
+
+def stored(job) -> int:
+    return AnalysisResult.objects.filter(job_id=job.pk).count()
+
+
+def make_chunk_stale(job, index: int) -> None:
+    JobChunk.objects.filter(job=job, index=index).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+
+
+def test_a_job_larger_than_a_chunk_is_split_and_each_chunk_is_its_own_task():
+    job = fanned_out_job()
+    chunks = list(JobChunk.objects.filter(job=job).order_by("index"))
+    assert [c.symbols for c in chunks] == [SYMBOLS[0:4], SYMBOLS[4:8], SYMBOLS[8:10]]
+    assert all(c.status == ChunkStatus.QUEUED and c.enqueued_at for c in chunks)
+    # One task for the job itself, then one per chunk.
+    assert OrmQ.objects.count() == 1 + 3
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING and job.completed == 0
+
+
+def test_a_job_of_one_chunk_or_less_runs_as_one_task_as_before():
+    job, _ = services.request_analysis_job(symbols=SYMBOLS[:4])
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    assert not JobChunk.objects.filter(job=job).exists()
+    assert stored(job) == 4
+
+
+def test_chunks_in_any_order_store_each_symbol_once_and_only_the_last_decides_the_job():
+    job = fanned_out_job()
+    assert tasks.run_job_chunk(str(job.pk), 2) == "chunk done"
+    assert tasks.run_job_chunk(str(job.pk), 0) == "chunk done"
+    assert AnalysisJob.objects.get(pk=job.pk).status == JobStatus.PROCESSING, "a chunk is still to run"
+    assert tasks.run_job_chunk(str(job.pk), 1) == "completed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.finished_at is not None
+    assert job.completed == job.successful == job.total == len(SYMBOLS)
+    assert stored(job) == AnalysisResult.objects.filter(job=job).values("symbol").distinct().count() == len(SYMBOLS)
+    assert all(c.claimed_by and c.attempt == 1 for c in JobChunk.objects.filter(job=job))
+
+
+def test_a_second_delivery_of_a_chunk_does_nothing():
+    job = fanned_out_job()
+    tasks.run_job_chunk(str(job.pk), 0)
+    assert tasks.run_job_chunk(str(job.pk), 0) == "not claimed"
+    assert execution.claim_chunk(job_id=job.pk, index=1) == 1
+    assert execution.claim_chunk(job_id=job.pk, index=1) is None, "a live worker holds it"
+    assert stored(job) == 4
+
+
+def test_progress_is_added_with_each_batch_and_never_runs_ahead_of_what_is_stored(monkeypatch):
+    real = execution.record_chunk_batch
+    seen = []
+
+    def checked(**kwargs):
+        ok = real(**kwargs)
+        job = AnalysisJob.objects.get(pk=kwargs["job"].pk)
+        seen.append((job.completed, stored(job)))
+        return ok
+
+    monkeypatch.setattr(execution, "record_chunk_batch", checked)
+    job = fanned_out_job()
+    for index in (1, 0, 2):
+        tasks.run_job_chunk(str(job.pk), index)
+    assert seen == [(2, 2), (4, 4), (6, 6), (8, 8), (10, 10)]
+
+
+def test_a_batch_stored_twice_is_counted_once():
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=0)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:2], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes)
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes)
+    job.refresh_from_db()
+    assert job.completed == stored(job) == 2
+
+
+def test_a_stale_chunk_worker_is_fenced_and_writes_nothing():
+    job = fanned_out_job()
+    old = execution.claim_chunk(job_id=job.pk, index=0)
+    make_chunk_stale(job, 0)
+    new = execution.claim_chunk(job_id=job.pk, index=0)
+    assert (old, new) == (1, 2)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:2], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    assert execution.record_chunk_batch(job=job, index=0, attempt=old, outcomes=outcomes) is False
+    assert execution.beat_chunk(job_id=job.pk, index=0, attempt=old) is False
+    assert execution.fail_job_from_chunk(job_id=job.pk, index=0, attempt=old, reason="late") is False
+    assert execution.release_chunk(job_id=job.pk, index=0, attempt=old, reason="late") is False
+    assert stored(job) == 0 and AnalysisJob.objects.get(pk=job.pk).status == JobStatus.PROCESSING
+    assert execution.record_chunk_batch(job=job, index=0, attempt=new, outcomes=outcomes) is True
+
+
+def test_cancel_mid_job_stops_the_running_chunk_within_a_batch_and_the_others_never_start(monkeypatch):
+    real = execution.record_chunk_batch
+
+    def cancel_after_first_batch(**kwargs):
+        ok = real(**kwargs)
+        services.cancel_job(job_id=kwargs["job"].pk)
+        return ok
+
+    job = fanned_out_job()
+    monkeypatch.setattr(execution, "record_chunk_batch", cancel_after_first_batch)
+    assert tasks.run_job_chunk(str(job.pk), 0) == "stopped"
+    monkeypatch.setattr(execution, "record_chunk_batch", real)
+    assert tasks.run_job_chunk(str(job.pk), 1) == "not claimed"
+    assert tasks.run_job_chunk(str(job.pk), 2) == "not claimed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.completed == stored(job) == 2
+
+
+def test_a_batch_that_meets_a_cancelled_job_is_rolled_back():
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=0)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:2], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    services.cancel_job(job_id=job.pk)  # while the batch was being analysed
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes) is False
+    assert stored(job) == 0 and AnalysisJob.objects.get(pk=job.pk).completed == 0
+
+
+def test_a_stale_chunk_is_recovered_and_resumes_only_its_missing_symbols(caplog):
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=1)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[4:6], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    execution.record_chunk_batch(job=job, index=1, attempt=attempt, outcomes=outcomes)
+    make_chunk_stale(job, 1)  # its worker died
+    OrmQ.objects.all().delete()
+
+    report = execution.recover_stale_jobs()
+    assert report.requeued_chunks == [f"{job.pk}:1"] and report.requeued == []
+    assert JobChunk.objects.get(job=job, index=1).status == ChunkStatus.QUEUED
+    assert OrmQ.objects.count() == 1, "the chunk, not the job, is handed to the broker again"
+    assert AnalysisJob.objects.get(pk=job.pk).status == JobStatus.PROCESSING
+
+    with caplog.at_level(logging.INFO, logger="jobs"):
+        assert tasks.run_job_chunk(str(job.pk), 1) == "chunk done"
+    assert f"Job {job.pk} chunk 1 attempt 2: analysing 2 of 4 symbols (2 already stored)" in caplog.text
+    tasks.run_job_chunk(str(job.pk), 0)
+    assert tasks.run_job_chunk(str(job.pk), 2) == "completed"
+    job.refresh_from_db()
+    assert job.completed == stored(job) == len(SYMBOLS)
+
+
+def test_recovery_leaves_live_chunks_alone_and_hands_lost_queued_ones_over(settings):
+    job = fanned_out_job()
+    execution.claim_chunk(job_id=job.pk, index=0)
+    JobChunk.objects.filter(job=job, index=2).update(
+        enqueued_at=timezone.now() - timedelta(hours=1), created_at=timezone.now() - timedelta(hours=1)
+    )
+    report = execution.recover_stale_jobs()
+    assert report.requeued_chunks == [] and report.reenqueued_chunks == [f"{job.pk}:2"]
+
+
+def test_a_chunk_that_keeps_dying_fails_the_job_after_the_maximum_attempts(settings):
+    settings.THETOOL_JOB_MAX_ATTEMPTS = 2
+    job = fanned_out_job()
+    for _ in range(2):
+        execution.claim_chunk(job_id=job.pk, index=0)
+        make_chunk_stale(job, 0)
+    report = execution.recover_stale_jobs()
+    job.refresh_from_db()
+    assert report.failed == [str(job.pk)]
+    assert job.status == JobStatus.FAILED and "Gave up after 2 attempts at chunk 0" in job.status_reason
+
+
+def test_an_unreachable_source_fails_the_job_once_and_the_other_chunks_stop(monkeypatch):
+    def unreachable(**kwargs):
+        raise SourceUnavailable("Yahoo Finance is unreachable")
+
+    job = fanned_out_job()
+    monkeypatch.setattr(execution, "analyze_symbols", unreachable)
+    assert tasks.run_job_chunk(str(job.pk), 0) == "failed"
+    reason = AnalysisJob.objects.get(pk=job.pk).status_reason
+    assert tasks.run_job_chunk(str(job.pk), 1) == "not claimed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.status_reason == reason
+    assert "Yahoo Finance is unreachable" in reason
+
+
+def test_a_stop_signal_hands_back_the_chunk_and_the_job_carries_on(monkeypatch):
+    real = stock_services.analyze_symbols
+    calls = []
+
+    def shutdown_during_the_second_batch(**kwargs):
+        calls.append(kwargs["symbols"])
+        if len(calls) == 2:
+            raise WorkerShutdown("SIGTERM")  # what run_worker's handler raises inside the task
+        return real(**kwargs)
+
+    job = fanned_out_job()
+    OrmQ.objects.all().delete()
+    monkeypatch.setattr(execution, "analyze_symbols", shutdown_during_the_second_batch)
+    with pytest.raises(WorkerShutdown):
+        tasks.run_job_chunk(str(job.pk), 0)
+    chunk = JobChunk.objects.get(job=job, index=0)
+    assert chunk.status == ChunkStatus.QUEUED and chunk.heartbeat_at is None and chunk.attempt == 1
+    assert OrmQ.objects.count() == 1, "the chunk is on the broker again"
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING and job.completed == 2
+
+    monkeypatch.setattr(execution, "analyze_symbols", real)
+    for index in (0, 1, 2):
+        tasks.run_job_chunk(str(job.pk), index)
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.completed == stored(job) == len(SYMBOLS)
+    assert JobChunk.objects.get(job=job, index=0).attempt == 2
+
+
+def test_a_job_whose_last_finisher_died_before_deciding_is_completed_by_the_reaper():
+    job = fanned_out_job()
+    for index in (0, 1, 2):
+        attempt = execution.claim_chunk(job_id=job.pk, index=index)
+        chunk = JobChunk.objects.get(job=job, index=index)
+        outcomes = stock_services.analyze_symbols(
+            symbols=chunk.symbols, strategy_id=1, params=execution._trade_params(job), source="demo"
+        )
+        execution.record_chunk_batch(job=job, index=index, attempt=attempt, outcomes=outcomes)
+    JobChunk.objects.filter(job=job).update(status=ChunkStatus.DONE)  # then the worker died
+    AnalysisJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    execution.recover_stale_jobs()
+    assert AnalysisJob.objects.get(pk=job.pk).status == JobStatus.COMPLETED
+
+
+def test_a_job_with_an_unfinished_chunk_or_no_chunks_is_not_decided():
+    job = fanned_out_job()
+    JobChunk.objects.filter(job=job).exclude(index=1).update(status=ChunkStatus.DONE)
+    assert execution.finish_job_if_done(job_id=job.pk) is False
+    small, _ = services.request_analysis_job(symbols=SYMBOLS[:2])
+    execution.claim_job(job_id=small.pk)
+    assert execution.finish_job_if_done(job_id=small.pk) is False
+
+
+@pytest.mark.parametrize("finishers", [2, 4])
+def test_finishers_racing_on_the_last_chunks_decide_the_job_exactly_once(finishers):
+    job, _ = services.request_analysis_job(symbols=[f"SYM{i:04d}.NS" for i in range(4 * finishers)])
+    assert tasks.run_analysis_job(str(job.pk)) == "fanned out"
+    for index in range(finishers):
+        assert execution.claim_chunk(job_id=job.pk, index=index) == 1
+    barrier = threading.Barrier(finishers)
+    decided, errors = [], []
+
+    def finish(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            # What execute_chunk does at its end: the chunk, then (its own statement) the job.
+            execution._fenced_chunk(job.pk, index, 1).update(status=ChunkStatus.DONE)
+            decided.append(execution.finish_job_if_done(job_id=job.pk))
+        except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(finishers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(decided) == [False] * (finishers - 1) + [True], "exactly one finisher decides"
+    assert AnalysisJob.objects.get(pk=job.pk).status == JobStatus.COMPLETED
+
+
+@pytest.mark.postgres
+def test_results_are_inserted_as_plain_values_on_postgresql_not_as_unnest_arrays():
+    # Django's UNNEST form makes psycopg quote every JSON text in Python: a third of a job's time.
+    from django.test.utils import CaptureQueriesContext
+
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=0)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:4], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes)
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1 and "UNNEST" not in inserts[0] and "ON CONFLICT DO NOTHING" in inserts[0]
+    stored_row = AnalysisResult.objects.get(job=job, symbol=SYMBOLS[0])
+    assert stored_row.indicators and stored_row.provenance["source"] == "demo" and stored_row.created_at
