@@ -26,7 +26,7 @@ from jobs.models import AnalysisJob, JobStatus, heartbeat_interval
 from jobs.services import enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
-from stocks.services import analyze_symbols, build_result
+from stocks.services import analyze_symbols, build_result, record_results
 
 logger = logging.getLogger("jobs")
 
@@ -111,8 +111,9 @@ def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
     with transaction.atomic():
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return False
-        # The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate.
-        AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
+        # The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate;
+        # record_results also moves each stock's LatestResult pointer in this same transaction.
+        record_results(results=results, ignore_conflicts=True)
         counts = AnalysisResult.objects.filter(job_id=job.pk).aggregate(
             done=Count("id"), ok=Count("id", filter=Q(error=""))
         )

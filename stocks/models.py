@@ -68,10 +68,12 @@ class AnalysisResult(models.Model):
     """
 
     job = models.ForeignKey("jobs.AnalysisJob", null=True, blank=True, on_delete=models.CASCADE, related_name="results")
-    symbol = models.CharField(max_length=40, db_index=True, help_text="Yahoo symbol, e.g. RELIANCE.NS")
+    # No index of its own: `result_symbol_latest` (symbol, -created_at) serves every symbol lookup.
+    symbol = models.CharField(max_length=40, help_text="Yahoo symbol, e.g. RELIANCE.NS")
     strategy_id = models.PositiveSmallIntegerField()
     score = models.FloatField(null=True, blank=True)
-    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True, db_index=True)
+    # Not indexed: pages filter verdicts on LatestResult, job pages within one job's rows.
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
     signal = models.CharField(max_length=4, blank=True, help_text="BUY, SELL or HOLD")
     entry = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     stop_loss = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -119,3 +121,40 @@ class AnalysisResult(models.Model):
     @property
     def is_demo(self) -> bool:
         return self.data_source == "demo"
+
+
+class LatestResult(models.Model):
+    """The newest result of one stock under one strategy: "latest" answered by one row, not a search.
+
+    Written only by `stocks.services.record_results`, in the same transaction as the results it
+    points to. It copies what the All-stocks page and `/api/stocks/` filter, sort and show, so a
+    page of stocks joins this small table (one row per stock and strategy) however long the
+    history grows. `stock` joins on the Yahoo symbol without a database constraint: `manage.py
+    analyze` may store results of symbols that are not (yet) in the universe.
+    """
+
+    stock = models.ForeignKey(
+        Stock,
+        to_field="yahoo_symbol",
+        db_column="symbol",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="latest_results",
+    )
+    strategy_id = models.PositiveSmallIntegerField()
+    # Deleting the result (a pruned job) deletes the pointer; services.refresh_latest_results re-points it.
+    result = models.OneToOneField(AnalysisResult, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    data_source = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(help_text="When the result was analysed (its created_at)")
+
+    class Meta:
+        constraints = [
+            # One newest result per stock and strategy: concurrent jobs upsert this row, never add one.
+            models.UniqueConstraint(fields=["stock", "strategy_id"], name="latest_result_one_per_strategy"),
+        ]
+
+    def __str__(self):
+        return f"{self.stock_id} strategy {self.strategy_id}: result {self.result_id}"

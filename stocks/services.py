@@ -22,7 +22,7 @@ from django.db import transaction
 from stocks import analysis as engine
 from stocks import market_data, strategies
 from stocks.exceptions import InvalidTradeParameters
-from stocks.models import AnalysisResult
+from stocks.models import AnalysisResult, LatestResult
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,100 @@ def analyze_and_store(
         for outcome in outcomes
     ]
     with transaction.atomic():
-        return AnalysisResult.objects.bulk_create(results)
+        return record_results(results=results)
+
+
+# What LatestResult copies from its result (besides the pointer), for pages that never open the result.
+LATEST_FIELDS = ("verdict", "score", "error", "data_source", "created_at")
+
+
+def record_results(*, results: list[AnalysisResult], ignore_conflicts: bool = False) -> list[AnalysisResult]:
+    """Insert `results` and point each stock's LatestResult at them, in one transaction.
+
+    The only way results are written, so "the latest result" can never disagree with the results
+    table. `ignore_conflicts` makes a re-delivered job batch a no-op (the (job, symbol)
+    constraint); the rows it skipped are read back so the pointer still goes to what is stored.
+    Returns the stored rows.
+    """
+    with transaction.atomic():
+        AnalysisResult.objects.bulk_create(results, ignore_conflicts=ignore_conflicts)
+        stored = _stored_rows(results)
+        point_latest_results(results=stored)
+    return stored
+
+
+def _stored_rows(results: list[AnalysisResult]) -> list[AnalysisResult]:
+    # bulk_create with ignore_conflicts sets no primary keys; job rows are unique by (job, symbol).
+    if all(result.pk is not None for result in results):
+        return results
+    by_job: dict = {}
+    for result in results:
+        by_job.setdefault(result.job_id, []).append(result.symbol)
+    stored = []
+    for job_id, symbols in by_job.items():
+        stored += AnalysisResult.objects.filter(job_id=job_id, symbol__in=symbols)
+    return stored
+
+
+def _newest_key(result) -> tuple:
+    return (result.created_at, result.result_id if isinstance(result, LatestResult) else result.pk)
+
+
+def point_latest_results(*, results: list[AnalysisResult]) -> None:
+    """Upsert the LatestResult of each (symbol, strategy) in `results` to its newest stored row.
+
+    A row older than the current pointer (a re-delivered batch of an old job) leaves it alone.
+    """
+    newest: dict[tuple[str, int], AnalysisResult] = {}
+    for result in results:
+        key = (result.symbol, result.strategy_id)
+        if key not in newest or _newest_key(result) > _newest_key(newest[key]):
+            newest[key] = result
+    if not newest:
+        return
+    current = LatestResult.objects.filter(stock_id__in={symbol for symbol, _ in newest})
+    for latest in current:
+        key = (latest.stock_id, latest.strategy_id)
+        if key in newest and _newest_key(latest) >= _newest_key(newest[key]):
+            del newest[key]
+    rows = [
+        LatestResult(
+            stock_id=symbol,
+            strategy_id=strategy_id,
+            result=result,
+            **{field: getattr(result, field) for field in LATEST_FIELDS},
+        )
+        for (symbol, strategy_id), result in newest.items()
+    ]
+    LatestResult.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["stock", "strategy_id"],
+        update_fields=["result", *LATEST_FIELDS],
+    )
+
+
+def refresh_latest_results(*, symbols: list[str] | None = None, batch_size: int = 500) -> int:
+    """Re-point LatestResult of `symbols` (all symbols when None) at their newest remaining result.
+
+    For after results were deleted (a pruned job cascades to its LatestResult rows) and for the
+    migration that fills the table: one index lookup (`result_symbol_latest`) per symbol and
+    strategy, in batches of short transactions. Idempotent. Returns how many pointers it wrote.
+    """
+    pairs = AnalysisResult.objects.values_list("symbol", "strategy_id").distinct().order_by("symbol", "strategy_id")
+    if symbols is not None:
+        pairs = pairs.filter(symbol__in=symbols)
+    pairs = list(pairs)
+    written = 0
+    for start in range(0, len(pairs), batch_size):
+        newest = [
+            AnalysisResult.objects.filter(symbol=symbol, strategy_id=strategy_id).order_by("-created_at", "-id").first()
+            for symbol, strategy_id in pairs[start : start + batch_size]
+        ]
+        with transaction.atomic():
+            point_latest_results(results=[result for result in newest if result is not None])
+        written += len(newest)
+    return written
 
 
 def to_cents(value) -> Decimal | None:
