@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from stocks import analysis, verdicts
+from stocks import analysis, compact, verdicts
 
 
 class Stock(models.Model):
@@ -94,8 +94,19 @@ class AnalysisResult(models.Model):
     )
     risk_taken_percent = models.FloatField(null=True, blank=True, help_text="risk_amount as % of capital")
     capital = models.DecimalField(max_digits=16, decimal_places=2)
-    indicators = models.JSONField(default=list, blank=True)
-    provenance = models.JSONField(default=dict, blank=True, help_text="source, bars, first/last bar date, parameters")
+    # The evidence, stored compactly (stocks.compact) and read through the `indicators` and
+    # `provenance` properties: ~200 bytes instead of a ~1.6 KB JSON document per row.
+    packed_readings = models.BinaryField(default=bytes, blank=True, help_text="Indicator readings, stocks.compact")
+    packed_provenance = models.TextField(blank=True, default="", help_text="source, bars, bar dates, parameters")
+    # Typed copies of the readings a screener filters and sorts on (None for a failed analysis).
+    close = models.FloatField(null=True, blank=True, help_text="Last close")
+    rsi = models.FloatField(null=True, blank=True, help_text="RSI 14")
+    adx = models.FloatField(null=True, blank=True, help_text="ADX 14")
+    macd_hist = models.FloatField(null=True, blank=True, help_text="MACD histogram 12/26/9")
+    ema_trend = models.SmallIntegerField(null=True, blank=True, help_text="+1 EMA50 above EMA200, -1 below, 0 equal")
+    bollinger_b = models.FloatField(null=True, blank=True, help_text="Bollinger %B 20/2")
+    cmf = models.FloatField(null=True, blank=True, help_text="Chaikin Money Flow 20")
+    last_bar = models.DateField(null=True, blank=True, help_text="Date of the last daily bar analysed")
     data_source = models.CharField(max_length=20, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -121,6 +132,26 @@ class AnalysisResult(models.Model):
     @property
     def is_demo(self) -> bool:
         return self.data_source == "demo"
+
+    @property
+    def indicators(self) -> list[dict]:
+        """The indicator readings as the engine wrote them: `{name, category, value, vote, ...}`."""
+        return compact.unpack_readings(self.packed_readings)
+
+    @indicators.setter
+    def indicators(self, readings: list[dict]) -> None:
+        self.packed_readings = compact.pack_readings(list(readings or []))
+        for field, value in compact.screener_columns(readings or []).items():
+            setattr(self, field, value)
+
+    @property
+    def provenance(self) -> dict:
+        return compact.unpack_provenance(self.packed_provenance)
+
+    @provenance.setter
+    def provenance(self, provenance: dict) -> None:
+        self.packed_provenance = compact.pack_provenance(dict(provenance or {}))
+        self.last_bar = compact.date_or_none((provenance or {}).get("last_bar"))
 
 
 class LatestResult(models.Model):
