@@ -154,6 +154,10 @@ class AnalysisResult(models.Model):
         self.last_bar = compact.date_or_none((provenance or {}).get("last_bar"))
 
 
+# LatestResult.strategy_id of the row that follows the newest result of a stock under any strategy.
+ANY_STRATEGY = 0
+
+
 class LatestResult(models.Model):
     """The newest result of one stock under one strategy: "latest" answered by one row, not a search.
 
@@ -172,9 +176,10 @@ class LatestResult(models.Model):
         on_delete=models.DO_NOTHING,
         related_name="latest_results",
     )
+    # A strategy's id, or ANY_STRATEGY (0) for the newest result under any strategy (/api/stocks/).
     strategy_id = models.PositiveSmallIntegerField()
     # Deleting the result (a pruned job) deletes the pointer; services.refresh_latest_results re-points it.
-    result = models.OneToOneField(AnalysisResult, on_delete=models.CASCADE, related_name="+")
+    result = models.ForeignKey(AnalysisResult, on_delete=models.CASCADE, related_name="+")
     verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
     score = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)

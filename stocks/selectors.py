@@ -9,11 +9,11 @@ searches the history for "the newest" of every stock.
 
 from __future__ import annotations
 
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from stocks import universe
 from stocks.exceptions import UnknownSymbol
-from stocks.models import AnalysisResult, LatestResult, Stock
+from stocks.models import ANY_STRATEGY, AnalysisResult, Stock
 
 NEWEST_FIRST = ("-created_at", "-id")
 
@@ -48,11 +48,6 @@ def _stocks(*, query: str = "", active: bool | None = True) -> QuerySet[Stock]:
     return stocks.order_by("symbol")
 
 
-def _latest_of_any_strategy(symbol_ref) -> QuerySet[LatestResult]:
-    """The LatestResult rows of one stock (one per strategy it ran under), newest first."""
-    return LatestResult.objects.filter(stock_id=symbol_ref).order_by("-created_at", "-result_id")
-
-
 def stocks_with_latest_results(
     *, query: str = "", active: bool | None = True, verdict: str | None = None
 ) -> QuerySet[Stock]:
@@ -60,22 +55,28 @@ def stocks_with_latest_results(
     failed), `latest_score`, `latest_error`, `latest_analysed_at`, `latest_data_source` (demo
     results are labelled wherever they show) and `latest_result_id` (all None when never analysed).
 
-    One query for any number of stocks, read from LatestResult (a few rows per stock, one per
-    strategy), so its cost does not grow with the history. `active=None` includes inactive
-    stocks; `verdict` keeps stocks whose latest verdict it is.
+    One query for any number of stocks: a LEFT JOIN to the stock's ANY_STRATEGY row of
+    LatestResult, so filtering, counting and paginating never look into the history.
+    `active=None` includes inactive stocks; `verdict` keeps stocks whose latest verdict it is.
     """
-    newest = _latest_of_any_strategy(OuterRef("yahoo_symbol"))
-    stocks = _stocks(query=query, active=active).annotate(
-        latest_result_id=Subquery(newest.values("result_id")[:1]),
-        latest_verdict=Subquery(newest.values("verdict")[:1]),
-        latest_score=Subquery(newest.values("score")[:1]),
-        latest_error=Subquery(newest.values("error")[:1]),
-        latest_analysed_at=Subquery(newest.values("created_at")[:1]),
-        latest_data_source=Subquery(newest.values("data_source")[:1]),
+    stocks = _with_latest(_stocks(query=query, active=active), strategy_id=ANY_STRATEGY).annotate(
+        latest_result_id=F("latest__result_id"),
+        latest_verdict=F("latest__verdict"),
+        latest_score=F("latest__score"),
+        latest_error=F("latest__error"),
+        latest_analysed_at=F("latest__created_at"),
+        latest_data_source=F("latest__data_source"),
     )
     if verdict:
         stocks = stocks.filter(latest_verdict=verdict)
     return stocks
+
+
+def _with_latest(stocks: QuerySet[Stock], *, strategy_id: int) -> QuerySet[Stock]:
+    """`stocks` LEFT JOINed (as `latest`) to their LatestResult row for `strategy_id`."""
+    return stocks.annotate(
+        latest=FilteredRelation("latest_results", condition=Q(latest_results__strategy_id=strategy_id))
+    )
 
 
 def stocks_with_strategy_results(
@@ -92,8 +93,7 @@ def stocks_with_strategy_results(
     stocks with no result under this strategy.
     """
     stocks = (
-        _stocks(query=query, active=True)
-        .annotate(latest=FilteredRelation("latest_results", condition=Q(latest_results__strategy_id=strategy_id)))
+        _with_latest(_stocks(query=query, active=True), strategy_id=strategy_id)
         .annotate(latest_result_id=F("latest__result_id"))
         .alias(
             latest_score=F("latest__score"),

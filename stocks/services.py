@@ -22,7 +22,7 @@ from django.db import transaction
 from stocks import analysis as engine
 from stocks import market_data, strategies
 from stocks.exceptions import InvalidTradeParameters
-from stocks.models import AnalysisResult, LatestResult
+from stocks.models import ANY_STRATEGY, AnalysisResult, LatestResult
 
 logger = logging.getLogger(__name__)
 
@@ -177,15 +177,16 @@ def _newest_key(result) -> tuple:
 
 
 def point_latest_results(*, results: list[AnalysisResult]) -> None:
-    """Upsert the LatestResult of each (symbol, strategy) in `results` to its newest stored row.
+    """Upsert the LatestResult of each (symbol, strategy) in `results` to its newest stored row, and
+    each symbol's ANY_STRATEGY row to its newest under any strategy.
 
     A row older than the current pointer (a re-delivered batch of an old job) leaves it alone.
     """
     newest: dict[tuple[str, int], AnalysisResult] = {}
     for result in results:
-        key = (result.symbol, result.strategy_id)
-        if key not in newest or _newest_key(result) > _newest_key(newest[key]):
-            newest[key] = result
+        for key in ((result.symbol, result.strategy_id), (result.symbol, ANY_STRATEGY)):
+            if key not in newest or _newest_key(result) > _newest_key(newest[key]):
+                newest[key] = result
     if not newest:
         return
     current = LatestResult.objects.filter(stock_id__in={symbol for symbol, _ in newest})

@@ -4,6 +4,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+ANY_STRATEGY = 0  # stocks.models.ANY_STRATEGY: the newest result under any strategy
 LATEST_FIELDS = ("verdict", "score", "error", "data_source", "created_at")
 
 
@@ -13,10 +14,15 @@ def fill_latest_results(apps, schema_editor):
     LatestResult = apps.get_model("stocks", "LatestResult")
     pairs = AnalysisResult.objects.values_list("symbol", "strategy_id").distinct().order_by("symbol", "strategy_id")
     rows = []
+    newest_of_symbol = {}
     for symbol, strategy_id in pairs:
         newest = AnalysisResult.objects.filter(symbol=symbol, strategy_id=strategy_id).order_by("-created_at", "-id")[0]
         fields = {field: getattr(newest, field) for field in LATEST_FIELDS}
         rows.append(LatestResult(stock_id=symbol, strategy_id=strategy_id, result_id=newest.pk, **fields))
+        best = newest_of_symbol.get(symbol)
+        if best is None or (newest.created_at, newest.pk) > (best.created_at, best.result_id):
+            newest_of_symbol[symbol] = LatestResult(stock_id=symbol, strategy_id=ANY_STRATEGY, result_id=newest.pk, **fields)
+    rows += newest_of_symbol.values()
     LatestResult.objects.bulk_create(
         rows,
         batch_size=500,
@@ -53,7 +59,7 @@ class Migration(migrations.Migration):
                 ('error', models.TextField(blank=True)),
                 ('data_source', models.CharField(blank=True, max_length=20)),
                 ('created_at', models.DateTimeField(help_text='When the result was analysed (its created_at)')),
-                ('result', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='stocks.analysisresult')),
+                ('result', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='stocks.analysisresult')),
                 ('stock', models.ForeignKey(db_column='symbol', db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='latest_results', to='stocks.stock', to_field='yahoo_symbol')),
             ],
             options={

@@ -118,4 +118,4 @@ def test_rows_written_by_the_verbose_schema_migrate_and_read_back_the_same_throu
     assert (latest["verdict"], latest["indicators"], latest["provenance"]) == ("Buy", readings, PROVENANCE)
     history = client.get("/api/stocks/TCS.NS/history/").json()
     assert [row["verdict"] for row in history["results"]] == ["Buy", "Hold", ""]
-    assert LatestResult.objects.filter(stock_id="TCS.NS").count() == 2
+    assert LatestResult.objects.filter(stock_id="TCS.NS").count() == 3  # strategies 1, 2 and "any"
