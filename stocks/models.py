@@ -173,6 +173,7 @@ class LatestResult(models.Model):
         to_field="yahoo_symbol",
         db_column="symbol",
         db_constraint=False,
+        db_index=False,  # the (stock, strategy_id) constraint's index serves every lookup by stock
         on_delete=models.DO_NOTHING,
         related_name="latest_results",
     )

@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 ('data_source', models.CharField(blank=True, max_length=20)),
                 ('created_at', models.DateTimeField(help_text='When the result was analysed (its created_at)')),
                 ('result', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='stocks.analysisresult')),
-                ('stock', models.ForeignKey(db_column='symbol', db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='latest_results', to='stocks.stock', to_field='yahoo_symbol')),
+                ('stock', models.ForeignKey(db_column='symbol', db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='latest_results', to='stocks.stock', to_field='yahoo_symbol')),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('stock', 'strategy_id'), name='latest_result_one_per_strategy')],

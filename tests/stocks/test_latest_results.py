@@ -3,7 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from jobs.housekeeping import prune_finished_jobs
 from jobs.models import AnalysisJob, JobStatus
@@ -98,3 +100,21 @@ def test_refresh_latest_results_rebuilds_lost_pointers_and_is_idempotent():
     assert services.refresh_latest_results() == 1
     assert pointer("INFY.NS") == newest.pk
     assert LatestResult.objects.count() == 2  # strategy 1 and the any-strategy row
+
+
+@pytest.mark.usefixtures("universe")
+@pytest.mark.parametrize(
+    "url", ["/", "/?verdict=Buy", "/?sort=-score", "/?page=2", "/api/stocks/", "/api/stocks/?verdict=Buy&page=1"]
+)
+def test_lists_of_stocks_read_the_history_table_only_for_the_rows_of_their_page(client, url):
+    for day in range(3):
+        make_result("INFY.NS", verdict="Buy", created_at=T0 + timedelta(days=day))
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+
+    assert response.status_code == 200
+    history_reads = [q["sql"] for q in queries.captured_queries if "stocks_analysisresult" in q["sql"]]
+    # At most one read of results, by primary key, for the page's rows: never a search of the history.
+    assert len(history_reads) <= 1
+    assert all('"stocks_analysisresult"."id" IN' in sql for sql in history_reads), history_reads
