@@ -37,6 +37,7 @@ LAYOUTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 CODES = {name: code for code, (name, _, _) in enumerate(LAYOUTS)}
 VERBATIM = 0xFF
+READING_KEYS = ["name", "category", "value", "vote", "confidence", "rule", "details"]  # the engine's order
 _VERBS = {1: "buy", 0: "no vote", -1: "sell"}
 SCALE = 10_000  # the engine rounds every number to 4 places
 
@@ -137,7 +138,11 @@ def _encode_number(value, out: bytearray) -> None:
     elif isinstance(value, int):
         _varint(_zigzag(value) << 2 | 1, out)
     elif isinstance(value, float) and math.isfinite(value):
-        _varint(_zigzag(round(value * SCALE)) << 1, out)
+        scaled = round(value * SCALE)
+        # Only numbers that come back bit for bit (and not -0.0, which JSON writes apart from 0.0).
+        if scaled / SCALE != value or (scaled == 0 and math.copysign(1.0, value) < 0):
+            raise ValueError(repr(value))
+        _varint(_zigzag(scaled) << 1, out)
     else:
         raise ValueError(repr(value))
 
@@ -172,16 +177,25 @@ def _encode_compact(reading: dict, close: float | None) -> bytes:
 
 
 def _compact_or_none(reading: dict, close: float | None) -> bytes | None:
+    """The compact bytes of `reading`, or None when unpacking them would not give back its exact JSON.
+
+    Checked without decoding: the keys in the engine's order, a known layout, exact 4-place numbers
+    (`_encode_number` refuses others) and the rule sentence equal to the one rebuilt from them.
+    """
     try:
-        if reading.get("name") not in CODES or set(reading) != {
-            "name", "category", "value", "vote", "confidence", "rule", "details",
-        }:  # fmt: skip
+        name = reading["name"]
+        _, category, keys = LAYOUTS[CODES[name]]
+        details = reading["details"]
+        if list(reading) != READING_KEYS or reading["category"] != category or list(details) != list(keys):
             return None
-        encoded = _encode_compact(reading, close)
-        decoded, _ = _decode_compact(encoded, 0, close)
+        if (
+            type(reading["vote"]) is not int
+            or _rule(name, reading["value"], reading["vote"], details, close) != reading["rule"]
+        ):
+            return None
+        return _encode_compact(reading, close)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None
-    return encoded if json.dumps(decoded) == json.dumps(reading) else None
 
 
 def pack_readings(readings: list[dict]) -> bytes:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from stocks import analysis as engine
 from stocks import market_data, strategies
@@ -153,16 +153,25 @@ def record_results(*, results: list[AnalysisResult], ignore_conflicts: bool = Fa
     Returns the stored rows.
     """
     with transaction.atomic():
-        AnalysisResult.objects.bulk_create(results, ignore_conflicts=ignore_conflicts)
-        stored = _stored_rows(results)
+        try:
+            # The usual case, a first delivery: one INSERT ... RETURNING gives every id.
+            with transaction.atomic():
+                AnalysisResult.objects.bulk_create(results)
+            stored = results
+        except IntegrityError:
+            if not ignore_conflicts:
+                raise
+            stored = _insert_ignoring_conflicts(results)
         point_latest_results(results=stored)
     return stored
 
 
-def _stored_rows(results: list[AnalysisResult]) -> list[AnalysisResult]:
-    # bulk_create with ignore_conflicts sets no primary keys; job rows are unique by (job, symbol).
-    if all(result.pk is not None for result in results):
-        return results
+def _insert_ignoring_conflicts(results: list[AnalysisResult]) -> list[AnalysisResult]:
+    """Insert what is new and read back every row: ignore_conflicts sets no ids (unique by job, symbol)."""
+    for result in results:  # the failed attempt may have given some of them ids
+        result.pk = None
+        result._state.adding = True
+    AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
     by_job: dict = {}
     for result in results:
         by_job.setdefault(result.job_id, []).append(result.symbol)

@@ -50,6 +50,14 @@ def test_engine_readings_pack_to_a_few_hundred_bytes_and_unpack_to_the_same_json
     assert len(packed) < 500 < 2000 < len(json.dumps(readings))
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_packing_is_lossless_across_many_histories(seed):
+    drift = (seed - 6) / 1000
+    readings = indicators.compute_readings(make_history("X.NS", bars=260 + 20 * seed, seed=seed, drift=drift))
+
+    assert json.dumps(compact.unpack_readings(compact.pack_readings(readings))) == json.dumps(readings)
+
+
 def test_readings_it_cannot_rebuild_are_kept_verbatim():
     odd = [HAND_MADE, {"name": "future", "value": 1, "extra": [1, 2]}, {**engine_readings()[4], "rule": "old words"}]
 
