@@ -67,7 +67,10 @@ class AnalysisResult(models.Model):
     `manage.py analyze` stores results without a job.
     """
 
-    job = models.ForeignKey("jobs.AnalysisJob", null=True, blank=True, on_delete=models.CASCADE, related_name="results")
+    # No index of its own: `result_one_per_job_symbol` (job, symbol) serves every lookup by job.
+    job = models.ForeignKey(
+        "jobs.AnalysisJob", null=True, blank=True, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
     # No index of its own: `result_symbol_latest` (symbol, -created_at) serves every symbol lookup.
     symbol = models.CharField(max_length=40, help_text="Yahoo symbol, e.g. RELIANCE.NS")
     strategy_id = models.PositiveSmallIntegerField()
