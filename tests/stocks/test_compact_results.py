@@ -91,7 +91,7 @@ def test_a_result_fills_the_typed_screener_columns_from_its_readings():
     assert str(result.last_bar) == "2025-11-28"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_rows_written_by_the_verbose_schema_migrate_and_read_back_the_same_through_the_api(client):
     readings = engine_readings()
     executor = MigrationExecutor(connection)
