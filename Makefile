@@ -89,6 +89,8 @@ bench: install
 	$(PY) bench/bench_jobs.py --db both
 	$(PY) bench/bench_fanout.py --db both
 	$(PY) bench/bench_dashboard.py --db both
+	$(PY) bench/bench_results.py --db postgres --rows 100000,1000000
+	$(PY) bench/bench_results.py --db sqlite --rows 1000000
 
 clean:
 	rm -rf $(VENV) staticfiles .cache db.sqlite3* test-db-*.sqlite3*

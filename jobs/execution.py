@@ -30,10 +30,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
-from django.db.models.constants import OnConflict
 from django.db.models.functions import Coalesce
-from django.db.models.sql import InsertQuery
-from django.db.models.sql.compiler import SQLInsertCompiler
 from django.utils import timezone
 
 import alerts.services
@@ -41,12 +38,11 @@ from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat
 from jobs.services import enqueue_chunk, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
-from stocks.services import analyze_symbols, build_result
+from stocks.services import analyze_symbols, build_result, record_results
 
 logger = logging.getLogger("jobs")
 
 # Rows per INSERT statement on PostgreSQL: 500 x 23 columns stays far below its 65,535 parameters.
-RESULT_INSERT_ROWS = 500
 
 
 def claim_job(*, job_id) -> int | None:
@@ -126,32 +122,6 @@ def _beating_with(beat_once: Callable[[], bool], *, name: str, attempt: int):
         thread.join(timeout=5)
 
 
-def store_results(*, results: list[AnalysisResult]) -> None:
-    """The one place a worker inserts results (small jobs and chunks alike).
-
-    The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate
-    (ON CONFLICT DO NOTHING, as bulk_create(ignore_conflicts=True)).
-
-    On PostgreSQL, Django 5.2's bulk_create sends each column as one array (INSERT ... SELECT
-    FROM UNNEST(...)), and psycopg's client-side binding (Django's default) quotes every element
-    of a text array with a Python regex: for the JSON columns (indicators, provenance) that was
-    58% of the insert and a third of a whole job (bench/RESULTS.md, "Fan-out"). The plain
-    multi-row VALUES form quotes each value with libpq's C escaping instead, so it is used here.
-    """
-    if not results:
-        return
-    if connection.vendor != "postgresql":
-        AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
-        return
-    meta = AnalysisResult._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    for start in range(0, len(results), RESULT_INSERT_ROWS):
-        query = InsertQuery(AnalysisResult, on_conflict=OnConflict.IGNORE)
-        query.insert_values(fields, results[start : start + RESULT_INSERT_ROWS])
-        # The generic compiler, not PostgreSQL's (whose only change is the UNNEST form).
-        SQLInsertCompiler(query, connection, connection.alias).execute_sql(returning_fields=None)
-
-
 def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
     """Store one batch of results and the job's progress in one transaction, if this attempt still owns the job."""
     results = [
@@ -161,7 +131,9 @@ def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
     with transaction.atomic():
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return False
-        store_results(results=results)
+        # The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate;
+        # record_results also moves each stock's LatestResult pointer in this same transaction.
+        record_results(results=results, ignore_conflicts=True)
         counts = AnalysisResult.objects.filter(job_id=job.pk).aggregate(
             done=Count("id"), ok=Count("id", filter=Q(error=""))
         )
@@ -372,7 +344,7 @@ def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) 
         if not _fenced_chunk(job.pk, index, attempt).select_for_update().exists():
             return False
         before = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
-        store_results(results=results)
+        record_results(results=results, ignore_conflicts=True)
         after = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
         now = timezone.now()
         progressed = AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(

@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.models import FINISHED_STATUSES, AnalysisJob
-from stocks.models import AnalysisResult
+from stocks.models import AnalysisResult, LatestResult
+from stocks.services import refresh_latest_results
 
 logger = logging.getLogger("jobs")
 
@@ -63,9 +64,12 @@ def prune_finished_jobs(*, older_than: timedelta, dry_run: bool = False, batch_s
         if not ids:
             break
         with transaction.atomic():
+            # Stocks whose latest result goes with these jobs fall back to their newest remaining one.
+            orphaned = list(LatestResult.objects.filter(result__job_id__in=ids).values_list("stock_id", flat=True))
             results, _ = AnalysisResult.objects.filter(job_id__in=ids, job__status__in=FINISHED_STATUSES).delete()
             # Jobs superseded by these keep their row; their superseded_by becomes null (SET_NULL).
             jobs, _ = AnalysisJob.objects.filter(pk__in=ids, status__in=FINISHED_STATUSES).delete()
+            refresh_latest_results(symbols=orphaned)
         report.results += results
         report.jobs += jobs
         logger.info("Pruned %d jobs and %d results (batch of %d)", jobs, results, len(ids))

@@ -1,5 +1,7 @@
 """Admin for the universe (editable) and for results and cached prices (read-only records)."""
 
+import json
+
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
@@ -50,6 +52,17 @@ class AnalysisResultAdmin(ReadOnlyAdmin):
     search_fields = ("symbol", "job__id")
     date_hierarchy = "created_at"
     list_per_page = 100
+    # The packed columns are bytes and compact JSON; staff read them unpacked.
+    exclude = ("packed_readings", "packed_provenance")
+    readonly_fields = ("indicator_readings", "data_provenance")
+
+    @admin.display(description="Indicators")
+    def indicator_readings(self, result):
+        return json.dumps(result.indicators, indent=1)
+
+    @admin.display(description="Provenance")
+    def data_provenance(self, result):
+        return json.dumps(result.provenance, indent=1)
 
     @admin.display(description="Job", ordering="job")
     def job_link(self, result):

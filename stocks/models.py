@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from stocks import analysis, verdicts
+from stocks import analysis, compact, verdicts
 
 
 class Stock(models.Model):
@@ -112,11 +112,16 @@ class AnalysisResult(models.Model):
     `manage.py analyze` stores results without a job.
     """
 
-    job = models.ForeignKey("jobs.AnalysisJob", null=True, blank=True, on_delete=models.CASCADE, related_name="results")
-    symbol = models.CharField(max_length=40, db_index=True, help_text="Yahoo symbol, e.g. RELIANCE.NS")
+    # No index of its own: `result_one_per_job_symbol` (job, symbol) serves every lookup by job.
+    job = models.ForeignKey(
+        "jobs.AnalysisJob", null=True, blank=True, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
+    # No index of its own: `result_symbol_latest` (symbol, -created_at) serves every symbol lookup.
+    symbol = models.CharField(max_length=40, help_text="Yahoo symbol, e.g. RELIANCE.NS")
     strategy_id = models.PositiveSmallIntegerField()
     score = models.FloatField(null=True, blank=True)
-    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True, db_index=True)
+    # Not indexed: pages filter verdicts on LatestResult, job pages within one job's rows.
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
     signal = models.CharField(max_length=4, blank=True, help_text="BUY, SELL or HOLD")
     entry = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     stop_loss = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -137,8 +142,21 @@ class AnalysisResult(models.Model):
     )
     risk_taken_percent = models.FloatField(null=True, blank=True, help_text="risk_amount as % of capital")
     capital = models.DecimalField(max_digits=16, decimal_places=2)
-    indicators = models.JSONField(default=list, blank=True)
-    provenance = models.JSONField(default=dict, blank=True, help_text="source, bars, first/last bar date, parameters")
+    # The evidence, stored compactly (stocks.compact) and read through the `indicators` and
+    # `provenance` properties: ~200 bytes instead of a ~1.6 KB JSON document per row.
+    packed_readings = models.BinaryField(default=bytes, blank=True, help_text="Indicator readings, stocks.compact")
+    packed_provenance = models.TextField(blank=True, default="", help_text="source, bars, bar dates, parameters")
+    # Typed copies of the readings a screener filters and sorts on (None for a failed analysis).
+    close = models.FloatField(null=True, blank=True, help_text="Last close")
+    rsi = models.FloatField(null=True, blank=True, help_text="RSI 14")
+    adx = models.FloatField(null=True, blank=True, help_text="ADX 14")
+    macd_hist = models.FloatField(null=True, blank=True, help_text="MACD histogram 12/26/9")
+    ema_trend = models.SmallIntegerField(null=True, blank=True, help_text="+1 EMA50 above EMA200, -1 below, 0 equal")
+    ema50 = models.FloatField(null=True, blank=True, help_text="EMA 50 at the last bar")
+    ema200 = models.FloatField(null=True, blank=True, help_text="EMA 200 at the last bar")
+    bollinger_b = models.FloatField(null=True, blank=True, help_text="Bollinger %B 20/2")
+    cmf = models.FloatField(null=True, blank=True, help_text="Chaikin Money Flow 20")
+    last_bar = models.DateField(null=True, blank=True, help_text="Date of the last daily bar analysed")
     data_source = models.CharField(max_length=20, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -164,3 +182,66 @@ class AnalysisResult(models.Model):
     @property
     def is_demo(self) -> bool:
         return self.data_source == "demo"
+
+    @property
+    def indicators(self) -> list[dict]:
+        """The indicator readings as the engine wrote them: `{name, category, value, vote, ...}`."""
+        return compact.unpack_readings(self.packed_readings)
+
+    @indicators.setter
+    def indicators(self, readings: list[dict]) -> None:
+        self.packed_readings = compact.pack_readings(list(readings or []))
+        for field, value in compact.screener_columns(readings or []).items():
+            setattr(self, field, value)
+
+    @property
+    def provenance(self) -> dict:
+        return compact.unpack_provenance(self.packed_provenance)
+
+    @provenance.setter
+    def provenance(self, provenance: dict) -> None:
+        self.packed_provenance = compact.pack_provenance(dict(provenance or {}))
+        self.last_bar = compact.date_or_none((provenance or {}).get("last_bar"))
+
+
+# LatestResult.strategy_id of the row that follows the newest result of a stock under any strategy.
+ANY_STRATEGY = 0
+
+
+class LatestResult(models.Model):
+    """The newest result of one stock under one strategy: "latest" answered by one row, not a search.
+
+    Written only by `stocks.services.record_results`, in the same transaction as the results it
+    points to. It copies what the All-stocks page and `/api/stocks/` filter, sort and show, so a
+    page of stocks joins this small table (one row per stock and strategy) however long the
+    history grows. `stock` joins on the Yahoo symbol without a database constraint: `manage.py
+    analyze` may store results of symbols that are not (yet) in the universe.
+    """
+
+    stock = models.ForeignKey(
+        Stock,
+        to_field="yahoo_symbol",
+        db_column="symbol",
+        db_constraint=False,
+        db_index=False,  # the (stock, strategy_id) constraint's index serves every lookup by stock
+        on_delete=models.DO_NOTHING,
+        related_name="latest_results",
+    )
+    # A strategy's id, or ANY_STRATEGY (0) for the newest result under any strategy (/api/stocks/).
+    strategy_id = models.PositiveSmallIntegerField()
+    # Deleting the result (a pruned job) deletes the pointer; services.refresh_latest_results re-points it.
+    result = models.ForeignKey(AnalysisResult, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, blank=True)
+    score = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    data_source = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(help_text="When the result was analysed (its created_at)")
+
+    class Meta:
+        constraints = [
+            # One newest result per stock and strategy: concurrent jobs upsert this row, never add one.
+            models.UniqueConstraint(fields=["stock", "strategy_id"], name="latest_result_one_per_strategy"),
+        ]
+
+    def __str__(self):
+        return f"{self.stock_id} strategy {self.strategy_id}: result {self.result_id}"

@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from datetime import timedelta
 
-from django.db.models import F, FloatField, Q, QuerySet
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from stocks.models import AnalysisResult, IndexMembership, Stock, Verdict
@@ -112,26 +110,21 @@ def parse_filters(params, *, strict: bool = False) -> ScreenFilters:
     return ScreenFilters(**values)
 
 
-def _number(path: str):
-    """A number stored in a result's `indicators` JSON, as a float (same SQL on SQLite and PostgreSQL)."""
-    return Cast(KT(path), FloatField())
-
-
 def indicator_values_query(*, strategy_id: int) -> QuerySet[AnalysisResult]:
     """Results of a strategy annotated with the indicator values the screener filters on.
 
-    The one place that knows where those values are stored (today: the `indicators` JSON list, in
-    INDICATOR_NAMES order). When results gain typed columns, only this function changes.
+    The one place that knows where those values are stored: the result's typed columns
+    (stocks.compact.screener_columns), so every filter is plain indexed-row SQL.
     """
     return AnalysisResult.objects.filter(strategy_id=strategy_id).annotate(
-        ind_macd_hist=_number("indicators__0__value"),
-        ind_adx=_number("indicators__1__value"),
-        ind_ema50=_number("indicators__2__details__ema50"),
-        ind_ema200=_number("indicators__2__details__ema200"),
-        ind_close=_number("indicators__3__details__close"),
-        ind_rsi=_number("indicators__4__value"),
-        ind_percent_b=_number("indicators__8__value"),
-        ind_cmf=_number("indicators__11__value"),
+        ind_macd_hist=F("macd_hist"),
+        ind_adx=F("adx"),
+        ind_ema50=F("ema50"),
+        ind_ema200=F("ema200"),
+        ind_close=F("close"),
+        ind_rsi=F("rsi"),
+        ind_percent_b=F("bollinger_b"),
+        ind_cmf=F("cmf"),
     )
 
 

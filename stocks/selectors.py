@@ -1,17 +1,19 @@
 """Read-side queries for stocks and their analysis results.
 
 "Latest" always means newest by (created_at, id): the model's own ordering. Every selector here
-is one SQL query that works the same on SQLite and PostgreSQL (correlated subqueries served by
-the `result_symbol_latest` index on (symbol, -created_at); no `DISTINCT ON`, which SQLite lacks).
+is one SQL query that works the same on SQLite and PostgreSQL: one stock's results are read
+through the `result_symbol_latest` index on (symbol, -created_at), lists of stocks join the
+LatestResult table (kept in step with the results by `services.record_results`), so no page
+searches the history for "the newest" of every stock.
 """
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
 
 from stocks import universe
 from stocks.exceptions import UnknownSymbol
-from stocks.models import AnalysisResult, Stock, StockQuote
+from stocks.models import ANY_STRATEGY, AnalysisResult, Stock, StockQuote
 
 NEWEST_FIRST = ("-created_at", "-id")
 
@@ -49,25 +51,32 @@ def _stocks(*, query: str = "", active: bool | None = True) -> QuerySet[Stock]:
 def stocks_with_latest_results(
     *, query: str = "", active: bool | None = True, verdict: str | None = None
 ) -> QuerySet[Stock]:
-    """Stocks annotated with their newest result: `latest_verdict` ("" when it failed),
-    `latest_score`, `latest_error`, `latest_analysed_at`, `latest_data_source` (demo results are
-    labelled wherever they show) and `latest_result_id` (all None when never analysed).
+    """Stocks annotated with their newest result under any strategy: `latest_verdict` ("" when it
+    failed), `latest_score`, `latest_error`, `latest_analysed_at`, `latest_data_source` (demo
+    results are labelled wherever they show) and `latest_result_id` (all None when never analysed).
 
-    One query for any number of stocks (the All-stocks page pages through 2,192 of them).
+    One query for any number of stocks: a LEFT JOIN to the stock's ANY_STRATEGY row of
+    LatestResult, so filtering, counting and paginating never look into the history.
     `active=None` includes inactive stocks; `verdict` keeps stocks whose latest verdict it is.
     """
-    newest = _newest_result_of(OuterRef("yahoo_symbol"))
-    stocks = _stocks(query=query, active=active).annotate(
-        latest_result_id=Subquery(newest.values("id")[:1]),
-        latest_verdict=Subquery(newest.values("verdict")[:1]),
-        latest_score=Subquery(newest.values("score")[:1]),
-        latest_error=Subquery(newest.values("error")[:1]),
-        latest_analysed_at=Subquery(newest.values("created_at")[:1]),
-        latest_data_source=Subquery(newest.values("data_source")[:1]),
+    stocks = _with_latest(_stocks(query=query, active=active), strategy_id=ANY_STRATEGY).annotate(
+        latest_result_id=F("latest__result_id"),
+        latest_verdict=F("latest__verdict"),
+        latest_score=F("latest__score"),
+        latest_error=F("latest__error"),
+        latest_analysed_at=F("latest__created_at"),
+        latest_data_source=F("latest__data_source"),
     )
     if verdict:
         stocks = stocks.filter(latest_verdict=verdict)
     return stocks
+
+
+def _with_latest(stocks: QuerySet[Stock], *, strategy_id: int) -> QuerySet[Stock]:
+    """`stocks` LEFT JOINed (as `latest`) to their LatestResult row for `strategy_id`."""
+    return stocks.annotate(
+        latest=FilteredRelation("latest_results", condition=Q(latest_results__strategy_id=strategy_id))
+    )
 
 
 def stocks_with_strategy_results(
@@ -76,20 +85,20 @@ def stocks_with_strategy_results(
     """Active stocks with `latest_result_id`: the id of their newest result under `strategy_id`.
 
     Verdicts of different strategies never mix: a Momentum result does not stand in for a
-    Balanced one, and sorting by score compares one strategy. The row carries only the id (one
-    subquery per row); `latest_score`, `latest_analysed_at` and `latest_verdict` are aliases that
-    cost something only when a filter or an `order_by()` uses them. Paginate first, then read the
-    page's results with `results_by_id`. `verdict` keeps stocks whose latest verdict it is;
-    `never_analysed` keeps stocks with no result under this strategy.
+    Balanced one, and sorting by score compares one strategy. One LEFT JOIN to LatestResult (one
+    row per stock and strategy) gives `latest_result_id`, `latest_score`, `latest_analysed_at` and
+    `latest_verdict`, so filters, sorts, the count and the page are each a single pass over the
+    universe, whatever the history's size. Paginate first, then read the page's results with
+    `results_by_id`. `verdict` keeps stocks whose latest verdict it is; `never_analysed` keeps
+    stocks with no result under this strategy.
     """
-    newest = _newest_result_of(OuterRef("yahoo_symbol")).filter(strategy_id=strategy_id)
     stocks = (
-        _stocks(query=query, active=True)
-        .annotate(latest_result_id=Subquery(newest.values("id")[:1]))
+        _with_latest(_stocks(query=query, active=True), strategy_id=strategy_id)
+        .annotate(latest_result_id=F("latest__result_id"))
         .alias(
-            latest_score=Subquery(newest.values("score")[:1]),
-            latest_analysed_at=Subquery(newest.values("created_at")[:1]),
-            latest_verdict=Subquery(newest.values("verdict")[:1]),
+            latest_score=F("latest__score"),
+            latest_analysed_at=F("latest__created_at"),
+            latest_verdict=F("latest__verdict"),
         )
     )
     if verdict:

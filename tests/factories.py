@@ -14,8 +14,9 @@ from decimal import Decimal
 
 import numpy as np
 
+from stocks import services
 from stocks.market_data import PriceHistory
-from stocks.models import AnalysisResult, Stock
+from stocks.models import AnalysisResult, LatestResult, Stock
 
 
 def clear_universe() -> None:
@@ -75,10 +76,14 @@ def make_result(symbol: str = "RELIANCE.NS", *, error: str = "", created_at=None
         }
     fields.update({"symbol": symbol, "strategy_id": 1, "capital": Decimal("100000.00")})
     fields.update(overrides)
-    result = AnalysisResult.objects.create(**fields)
+    # Through the service, as the worker stores them, so LatestResult stays in step.
+    [result] = services.record_results(results=[AnalysisResult(**fields)])
     if created_at is not None:
         AnalysisResult.objects.filter(pk=result.pk).update(created_at=created_at)
         result.refresh_from_db()
+        # The pointer compared the insert time; re-point from the dates the test chose.
+        LatestResult.objects.filter(stock_id=result.symbol).delete()
+        services.refresh_latest_results(symbols=[result.symbol])
     return result
 
 

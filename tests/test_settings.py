@@ -40,6 +40,8 @@ def test_a_fresh_clone_starts_with_no_variables_set():
         ("THETOOL_DATA_SOURCE", "bloomberg"),
         ("DATABASE_URL", "mysql://x@y/z"),
         ("THETOOL_Q_WORKERS", "-1"),
+        ("THETOOL_RESULTS_KEEP_DAYS", "0"),
+        ("THETOOL_RESULTS_THIN_TO", "fortnight"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(name, value):

@@ -319,6 +319,14 @@ THETOOL_JOB_CHUNK_SIZE = env_int("THETOOL_JOB_CHUNK_SIZE", 100, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
 # How long an Idempotency-Key is remembered (and its first answer replayed), seconds.
 THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS = env_int("THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=60)
+# Result retention (stocks.retention, run daily by a django-q2 schedule and by `manage.py thin_results`):
+# every result for this many days, then the newest per stock, strategy and week or month.
+THETOOL_RESULTS_KEEP_DAYS = env_int("THETOOL_RESULTS_KEEP_DAYS", 180, minimum=1)
+THETOOL_RESULTS_THIN_TO = env.str("THETOOL_RESULTS_THIN_TO", default="week").strip().lower()
+if THETOOL_RESULTS_THIN_TO not in ("week", "month"):
+    raise ImproperlyConfigured(
+        f"Environment variable THETOOL_RESULTS_THIN_TO must be week or month, got {THETOOL_RESULTS_THIN_TO!r}"
+    )
 
 # --- Alerts: email and signed webhooks ------------------------------------------------------
 # Email goes through Django's email framework: printed to the console unless an SMTP server is set.

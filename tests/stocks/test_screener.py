@@ -13,7 +13,13 @@ pytestmark = pytest.mark.django_db
 
 def readings(*, rsi=50.0, adx=20.0, macd=0.5, ema50=100.0, ema200=90.0, close=105.0, percent_b=0.5, cmf=0.1):
     values = {"macd": macd, "adx": adx, "ema": 1.0, "psar": 99.0, "rsi": rsi, "bollinger": percent_b, "cmf": cmf}
-    details = {"ema": {"ema50": ema50, "ema200": ema200}, "psar": {"close": close, "sar": 99.0}}
+    # As the engine writes them: the MACD and Bollinger values repeat in details (hist, percent_b).
+    details = {
+        "ema": {"ema50": ema50, "ema200": ema200},
+        "psar": {"close": close, "sar": 99.0},
+        "macd": {"hist": macd},
+        "bollinger": {"percent_b": percent_b},
+    }
     return [
         {
             "name": name,

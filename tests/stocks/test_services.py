@@ -292,9 +292,11 @@ def test_stocks_with_latest_results_annotates_the_newest_result_in_one_query(dja
 @pytest.mark.usefixtures("empty_universe")
 def test_stocks_with_latest_results_filters_by_latest_verdict_on_the_whole_universe(django_assert_num_queries):
     Stock.objects.bulk_create(Stock(symbol=f"S{i:04d}", yahoo_symbol=f"S{i:04d}.NS") for i in range(2192))
-    AnalysisResult.objects.bulk_create(
-        AnalysisResult(symbol=f"S{i:04d}.NS", strategy_id=1, verdict="Buy" if i % 4 == 0 else "Hold", capital=1000)
-        for i in range(2192)
+    services.record_results(
+        results=[
+            AnalysisResult(symbol=f"S{i:04d}.NS", strategy_id=1, verdict="Buy" if i % 4 == 0 else "Hold", capital=1000)
+            for i in range(2192)
+        ]
     )
 
     with django_assert_num_queries(1):
