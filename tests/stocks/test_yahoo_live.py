@@ -259,3 +259,17 @@ def test_the_fake_serves_a_real_nse_csv_when_given_one(tmp_path, shared_data):
     with FakeYahoo(csv_files={"RELIANCE.NS": csv}) as server:
         bars = server.bars("RELIANCE.NS", until=date(2030, 1, 1))
     assert len(bars.dates) == 80 and str(bars.dates[0]) == "2025-08-28"
+
+
+def test_each_result_stores_its_data_quality_in_the_provenance(live):
+    """provenance is what the stock and job APIs serialize (StockResultSerializer.provenance)."""
+    with at(DURING_SESSION):
+        job, _ = services.request_analysis_job(symbols=["QUAL.NS"])
+        tasks.run_analysis_job(str(job.pk))
+    result = AnalysisResult.objects.get(job=job, symbol="QUAL.NS")
+    assert result.provenance["quality"] == {
+        "data_as_of": "2026-11-27",
+        "sessions_behind": 0,  # Monday's bar is still provisional: Friday's is the newest final one
+        "zero_volume_run": 0,
+        "flags": [],
+    }
