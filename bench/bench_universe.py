@@ -49,6 +49,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.utils import timezone
 
     from stocks import market_data
     from stocks.analysis import TradeParams, analyze
@@ -58,7 +59,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     symbols = universe(args.symbols)
-    today = market_data.cache.utc_today()
+    today = market_data.final_session(timezone.now())  # the cache key: the last completed NSE session
     PriceCache.objects.bulk_create(
         [
             PriceCache(

@@ -69,9 +69,10 @@ class StockQuote(models.Model):
 
 
 class PriceCache(models.Model):
-    """Daily bars of one symbol as fetched from one source on one day.
+    """Daily bars of one symbol from one source, final through one NSE session.
 
-    A second analysis the same day reads this row instead of calling the source again.
+    `fetched_on` is the last completed NSE session at fetch time (stocks.market_data.cache), not the
+    UTC day: a second analysis in the same session reads this row instead of calling the source again.
     Bars are stored as compact column arrays (see stocks.market_data).
     """
 

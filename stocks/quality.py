@@ -86,3 +86,35 @@ def check_price_jumps(
         return
     more = f" ({len(jumps) - 1} earlier jump(s) too)" if len(jumps) > 1 else ""
     raise SuspectPrices(f"{history.symbol}: {jumps[-1].describe()}{more}")
+
+
+# --- Flags shown with every result ------------------------------------------------------------
+
+ZERO_VOLUME_RUN_FLAG = 3  # this many sessions in a row without a trade: suspended, illiquid or bad data
+
+
+def longest_zero_volume_run(volume: np.ndarray) -> int:
+    """The most consecutive bars with zero volume."""
+    zero = np.concatenate([[False], volume == 0, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(zero))
+    return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
+
+
+def describe_quality(history: PriceHistory, *, sessions_behind: int | None) -> dict:
+    """The data-quality flags stored with a result (provenance["quality"]).
+
+    `sessions_behind`: NSE sessions completed after the last bar (None when the source is not live,
+    so staleness does not apply). Jumps refuse the analysis (check_price_jumps); these only warn.
+    """
+    run = longest_zero_volume_run(history.volume)
+    flags = []
+    if sessions_behind:
+        flags.append("stale")
+    if run >= ZERO_VOLUME_RUN_FLAG:
+        flags.append("zero_volume_run")
+    return {
+        "data_as_of": str(np.datetime64(history.dates[-1], "D")),
+        "sessions_behind": sessions_behind,
+        "zero_volume_run": run,
+        "flags": flags,
+    }

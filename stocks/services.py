@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from stocks import analysis as engine
-from stocks import market_data, strategies
+from stocks import market_data, quality, strategies
 from stocks.exceptions import InvalidTradeParameters
 from stocks.market_data.cache import history_from_json
 from stocks.models import ANY_STRATEGY, AnalysisResult, LatestResult, PriceCache, StockQuote
@@ -62,7 +64,24 @@ def analyze_symbols(
     if not symbols:
         return []
     histories = market_data.fetch_histories(symbols, source=source)
-    return [_analyze_one(symbol, histories.get(symbol), strategy, params) for symbol in symbols]
+    outcomes = [_analyze_one(symbol, histories.get(symbol), strategy, params) for symbol in symbols]
+    _add_quality_flags(outcomes, histories)
+    return outcomes
+
+
+def _add_quality_flags(outcomes: list[SymbolOutcome], histories: dict) -> None:
+    """provenance["quality"]: data as of, sessions behind the NSE calendar (live Yahoo bars only), zero-volume runs."""
+    final = market_data.final_session(timezone.now())
+    calendar = market_data.nse_calendar()
+    for outcome in outcomes:
+        history = histories.get(outcome.symbol)
+        if outcome.analysis is None or not isinstance(history, market_data.PriceHistory):
+            continue
+        behind = None
+        if history.source == market_data.YFINANCE:
+            last = history.dates[-1].astype("datetime64[D]").item()
+            behind = len(calendar.sessions(last + timedelta(days=1), final)) if last < final else 0
+        outcome.analysis.provenance["quality"] = quality.describe_quality(history, sessions_behind=behind)
 
 
 def _analyze_one(symbol, history, strategy, params) -> SymbolOutcome:

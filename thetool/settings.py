@@ -6,6 +6,7 @@ lists every variable. Malformed values stop start-up with a message naming the v
 """
 
 import os
+from datetime import date
 from pathlib import Path
 
 import environ
@@ -290,13 +291,28 @@ THETOOL_HISTORY_DAYS = env_int("THETOOL_HISTORY_DAYS", 730, minimum=300)
 THETOOL_FETCH_WALL_CLOCK_SECONDS = env_float(
     "THETOOL_FETCH_WALL_CLOCK_SECONDS", max(3 * THETOOL_FETCH_TIMEOUT_SECONDS, 30.0), minimum=0.1
 )
-THETOOL_RATE_LIMIT_RETRIES = env_int("THETOOL_RATE_LIMIT_RETRIES", 2, minimum=0)
-THETOOL_RATE_LIMIT_BACKOFF_SECONDS = env_float("THETOOL_RATE_LIMIT_BACKOFF_SECONDS", 5.0, minimum=0)
+# A symbol Yahoo rate-limits is retried after backoff x 2**attempt (+ up to backoff of jitter), so the
+# defaults wait 20, 40, 80 s: past Yahoo's one-minute window, ~2.5 min in all, then a per-symbol error.
+THETOOL_RATE_LIMIT_RETRIES = env_int("THETOOL_RATE_LIMIT_RETRIES", 3, minimum=0)
+THETOOL_RATE_LIMIT_BACKOFF_SECONDS = env_float("THETOOL_RATE_LIMIT_BACKOFF_SECONDS", 20.0, minimum=0)
+# Shared by every worker and host (through CACHES: Redis when REDIS_URL is set, else the database).
+THETOOL_YAHOO_REQUESTS_PER_MINUTE = env_int("THETOOL_YAHOO_REQUESTS_PER_MINUTE", 100, minimum=1)
+THETOOL_YAHOO_CONCURRENCY = env_int("THETOOL_YAHOO_CONCURRENCY", 4, minimum=1)
 THETOOL_NSE_EQUITY_LIST_URL = env.str(
     "THETOOL_NSE_EQUITY_LIST_URL", default="https://nsearchives.nseindia.com/content/equities/EQUITY_L.csv"
 )
 THETOOL_NSE_DOWNLOAD_TIMEOUT_SECONDS = env_float("THETOOL_NSE_DOWNLOAD_TIMEOUT_SECONDS", 10.0, minimum=1)
 THETOOL_YFINANCE_CACHE_DIR = env.str("THETOOL_YFINANCE_CACHE_DIR", default=str(BASE_DIR / ".cache" / "yfinance"))
+
+try:
+    # NSE holidays announced after pandas-market-calendars' list ends (comma-separated ISO dates).
+    THETOOL_NSE_EXTRA_HOLIDAYS = frozenset(
+        date.fromisoformat(day.strip())
+        for day in env.str("THETOOL_NSE_EXTRA_HOLIDAYS", default="").split(",")
+        if day.strip()
+    )
+except ValueError as exc:
+    raise ImproperlyConfigured(f"THETOOL_NSE_EXTRA_HOLIDAYS must be comma-separated YYYY-MM-DD dates ({exc})") from exc
 
 THETOOL_DEDUP_WINDOW_SECONDS = env_int("THETOOL_DEDUP_WINDOW_SECONDS", 300, minimum=0)
 THETOOL_JOB_CREATE_RETRIES = env_int("THETOOL_JOB_CREATE_RETRIES", 3, minimum=1)

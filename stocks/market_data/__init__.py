@@ -13,7 +13,7 @@ below as attributes of this package (`market_data.fetch_histories(...)`), so tes
 """
 
 from stocks.bars import PRICE_COLUMNS, MarketDataError, PriceHistory, SourceUnavailable, checked_history, validate_bars
-from stocks.market_data.cache import YFINANCE, bars_to_json, history_from_json
+from stocks.market_data.cache import YFINANCE, bars_to_json, final_session, history_from_json, nse_calendar
 from stocks.market_data.nse import download_equity_list
 from stocks.market_data.sources import DEMO_BARS, SOURCE_KINDS, csv_history, demo_history, fetch_histories, source_kind
 
@@ -31,7 +31,9 @@ __all__ = [
     "demo_history",
     "download_equity_list",
     "fetch_histories",
+    "final_session",
     "history_from_json",
+    "nse_calendar",
     "source_kind",
     "validate_bars",
 ]

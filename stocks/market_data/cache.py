@@ -1,17 +1,23 @@
-"""The price cache: one PriceCache row per symbol, source and UTC day, read before any download.
+"""The price cache: one PriceCache row per symbol and source for the last completed NSE session.
+
+A row's `fetched_on` is the NSE session its bars are final through (`final_session`), not the UTC day
+of the fetch: a re-run in the same session reads it, the first run after the next close does not,
+and weekends and holidays keep reading Friday's (or the pre-holiday) row.
 
 Bars are stored as compact column arrays ({"d", "o", "h", "l", "c", "v"}) and validated again when
 read (cheap, and a row may predate a rule).
 """
 
 import logging
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
 import numpy as np
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from stocks.bars import MarketDataError, PriceHistory, checked_history
+from stocks.calendar import NSECalendar
 from stocks.models import PriceCache
 
 logger = logging.getLogger("stocks.market_data")
@@ -24,6 +30,15 @@ DB_BATCH = 500
 def utc_today() -> date:
     """The day a cache row belongs to (and the day demo bars end before)."""
     return timezone.now().astimezone(UTC).date()
+
+
+def nse_calendar() -> NSECalendar:
+    return NSECalendar(extra_holidays=settings.THETOOL_NSE_EXTRA_HOLIDAYS)
+
+
+def final_session(now: datetime) -> date:
+    """The newest NSE session whose bar is final at `now` (its close has passed): the cache key."""
+    return nse_calendar().last_completed_session(now)
 
 
 def batched(items: list, size: int):
@@ -71,7 +86,7 @@ def write_cache(histories: dict[str, PriceHistory], *, day: date, refresh: bool)
     """Store fetched bars in one short transaction (never held during a fetch: SQLite is IMMEDIATE).
 
     Concurrent workers fetching the same symbol both insert; the unique constraint keeps one row.
-    `refresh` (use_cache=False) overwrites today's row with the newer bars.
+    `refresh` (use_cache=False) overwrites the session's row with the newer bars.
     """
     if not histories:
         return
@@ -102,7 +117,7 @@ def write_cache(histories: dict[str, PriceHistory], *, day: date, refresh: bool)
 
 
 def prune_cache(*, before: date) -> None:
-    """Drop cache rows of earlier days: only today's rows are ever read (~50 kB per symbol)."""
+    """Drop rows of earlier sessions: only the last completed session's rows are read (~50 kB per symbol)."""
     try:
         with transaction.atomic():
             PriceCache.objects.filter(source=YFINANCE, fetched_on__lt=before).delete()

@@ -1,108 +1,107 @@
-"""Yahoo Finance through yfinance: the only module that imports yfinance.
+"""Yahoo Finance through yfinance's public API: the only module that imports yfinance.
 
-Many symbols per download call, each call under our own wall-clock limit, rate limits retried with
-back-off, results cached in `PriceCache` for the UTC day. A whole source that cannot be reached
-raises SourceUnavailable early instead of failing every symbol after a timeout.
+One `yf.Ticker(symbol).history(...)` per symbol, with yfinance's documented switch
+`yf.config.debug.hide_exceptions = False` so each failure arrives as an exception we can sort:
+a rate limit (`YFRateLimitError`: waited out and retried), missing data (`YFPricesMissingError`,
+`YFTzMissingError`: a permanent per-symbol error), a network error (transient; many in a row with
+nothing fetched trip the circuit breaker), anything else (yfinance changed under us: counted like a
+network error, so a broken adapter fails the job with the reason instead of "0 ok, 50 failed").
+
+Bars are cached per last completed NSE session (`cache.final_session`): a bar of a session still in
+progress is provisional, dropped before analysis and never cached. Every fetch runs under our own
+wall-clock limit and the shared limiter (`limits.yahoo_request`).
 """
 
 import logging
+import random
 import threading
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 from django.conf import settings
+from django.utils import timezone
 
-from stocks.bars import PRICE_COLUMNS, MarketDataError, SourceUnavailable, validate_bars
+from stocks.bars import MarketDataError, PriceHistory, SourceUnavailable, validate_bars
+from stocks.market_data import limits
 from stocks.market_data.cache import (
     YFINANCE,
     bars_to_json,
     batched,
+    final_session,
     history_from_json,
     prune_cache,
     read_cache,
-    utc_today,
     write_cache,
 )
 
 logger = logging.getLogger("stocks.market_data")
 
+NETWORK_ERRORS_TO_TRIP = 4  # this many network failures in a row, with nothing fetched yet: Yahoo is down
+
 
 def fetch_yfinance(symbols: list[str], *, use_cache: bool) -> dict:
-    """Today's cached bars, and a download of the rest; one entry (history or error) per symbol."""
-    day = utc_today()
-    results = read_cache(symbols, day=day) if use_cache else {}
+    """Cached bars of the last completed NSE session, and a download of the rest."""
+    session = final_session(timezone.now())
+    results = read_cache(symbols, day=session) if use_cache else {}
     missing = [symbol for symbol in symbols if symbol not in results]
     if missing:
-        prune_cache(before=day)
-        results.update(_download_yahoo(missing, day=day, refresh=not use_cache))
+        prune_cache(before=session)
+        results.update(_download_yahoo(missing, session=session, refresh=not use_cache))
     return results
-
-
-class _DeadlineExceeded(Exception):
-    pass
 
 
 _configure_lock = threading.Lock()
 _configured = False
 
 
-def _configure_yfinance(yf) -> None:
-    """Once per process: a writable tz cache, and per-ticker exceptions instead of swallowed ones."""
+def _yfinance():
+    """yfinance, configured once per process: a persistent tz cache, and exceptions instead of log lines."""
     global _configured
-    with _configure_lock:
-        if _configured:
-            return
-        cache_dir = Path(settings.THETOOL_YFINANCE_CACHE_DIR)
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            yf.set_tz_cache_location(str(cache_dir))
-        except OSError:
-            logger.warning("Cannot use %s as yfinance's cache directory", cache_dir, exc_info=True)
-        # With hidden exceptions, yfinance reports a DNS failure as "possibly delisted"; unhidden,
-        # download() still catches them per ticker and we can tell a network error from missing data.
-        yf.config.debug.hide_exceptions = False
-        _configured = True
-
-
-def _yf_download(tickers: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """One yfinance download of `tickers`: the (Ticker, Price) frame and yfinance's per-ticker errors.
-
-    The thin wrapper tests patch. yfinance's public download() only logs per-ticker errors, so the
-    rate-limit and network errors we need are read from its per-call context (yfinance 1.7.0
-    internals, with a fallback to the public call that loses only the error texts).
-    """
     import yfinance as yf
 
-    _configure_yfinance(yf)
-    start = utc_today() - timedelta(days=settings.THETOOL_HISTORY_DAYS)
-    kwargs = {
-        "start": start.isoformat(),
-        "interval": "1d",
-        "group_by": "ticker",
-        "auto_adjust": True,
-        "multi_level_index": True,
-        "actions": False,
-        "threads": True,
-        "progress": False,
-        "timeout": settings.THETOOL_FETCH_TIMEOUT_SECONDS,
-    }
-    try:
-        from yfinance.multi import _download_impl, _DownloadCtx
-    except ImportError:  # a future yfinance: public API, without per-ticker error texts
-        return yf.download(tickers, **kwargs), {}
-    context = _DownloadCtx()
-    frame = _download_impl(context, tickers, **kwargs)
-    return frame, dict(context.errors)
+    with _configure_lock:
+        if not _configured:
+            cache_dir = Path(settings.THETOOL_YFINANCE_CACHE_DIR)
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                # The timezone probe is answered from here after the first fetch of a ticker: one request
+                # per symbol in steady state, across processes and restarts.
+                yf.set_tz_cache_location(str(cache_dir))
+            except OSError:
+                logger.warning("Cannot use %s as yfinance's cache directory", cache_dir, exc_info=True)
+            yf.config.debug.hide_exceptions = False
+            _configured = True
+    return yf
+
+
+def _yf_history(symbol: str, start: date) -> pd.DataFrame:
+    """One symbol's daily bars from yfinance's public API (the index is tz-aware, Asia/Kolkata)."""
+    yf = _yfinance()
+    return yf.Ticker(symbol).history(
+        start=start.isoformat(),
+        interval="1d",
+        auto_adjust=True,
+        actions=False,
+        # repair=True would fetch intraday bars for suspect days (more requests, and scipy); our own
+        # checks in stocks.quality flag jumps and zero-volume runs instead.
+        repair=False,
+        timeout=settings.THETOOL_FETCH_TIMEOUT_SECONDS,
+    )
+
+
+class _DeadlineExceeded(Exception):
+    pass
 
 
 def _call_with_deadline(function, *args, limit: float):
     """function(*args) in a daemon thread; raises _DeadlineExceeded when it runs longer than `limit`.
 
-    yfinance's own timeouts do not bound a download (its cookie fetch retries with a hard-coded 30 s),
-    so we stop waiting instead. The abandoned thread finishes or dies with the process.
+    yfinance's own timeouts do not bound a fetch (its cookie fetch retries with a hard-coded 30 s,
+    a tz probe has a fixed 10 s), so we stop waiting instead. The abandoned thread ends on its own.
     """
     outcome: dict = {}
     finished = threading.Event()
@@ -115,7 +114,7 @@ def _call_with_deadline(function, *args, limit: float):
         finally:
             finished.set()
 
-    threading.Thread(target=run, name="market-data-download", daemon=True).start()
+    threading.Thread(target=run, name="market-data-fetch", daemon=True).start()
     if not finished.wait(limit):
         raise _DeadlineExceeded()
     if "error" in outcome:
@@ -123,141 +122,127 @@ def _call_with_deadline(function, *args, limit: float):
     return outcome["value"]
 
 
-def _is_rate_limit(error) -> bool:
-    if isinstance(error, BaseException):
-        return type(error).__name__ == "YFRateLimitError"
-    text = str(error)
-    return "YFRateLimitError" in text or "Too Many Requests" in text or "Rate limited" in text
-
-
-_NETWORK_WORDS = (
-    "timeout", "timed out", "connection", "resolve", "dns", "network", "unreachable",
-    "ssl", "curl: (", "socket", "refused", "reset by peer",
-)  # fmt: skip
-
-
-def _is_network_error(error) -> bool:
-    if isinstance(error, BaseException):
-        return isinstance(error, OSError | TimeoutError)  # curl_cffi's and requests' errors are OSErrors
-    text = str(error).lower()
-    return any(word in text for word in _NETWORK_WORDS)
-
-
 @dataclass
-class _ChunkOutcome:
-    histories: dict = field(default_factory=dict)
-    errors: dict = field(default_factory=dict)
-    failure: str | None = None  # the whole call timed out or raised a network error
-    network_errors: bool = False  # some ticker failed with a network-looking error
+class _Unreachable:
+    """A symbol that failed the way an unreachable (or changed) Yahoo fails: counts for the breaker."""
+
+    reason: str
 
 
-def _frame_for(frame: pd.DataFrame | None, ticker: str) -> pd.DataFrame | None:
-    """One ticker's OHLCV from a (Ticker, Price) frame, without the all-NaN alignment rows, or None."""
-    if frame is None or frame.empty or not isinstance(frame.columns, pd.MultiIndex):
-        return None
-    if ticker not in frame.columns.get_level_values(0):
-        return None
-    own = frame[ticker]
-    present = [column for column in PRICE_COLUMNS if column in own.columns]
-    # yfinance reindexes every ticker to the union of dates: rows where this one had nothing are all-NaN.
-    own = own.loc[~own[present].isna().all(axis=1)] if present else own.iloc[0:0]
-    return None if own.empty else own
+def _kind(exc: BaseException) -> str:
+    """'rate_limit', 'missing', 'network' or 'unexpected', by yfinance's public exception classes."""
+    from yfinance import exceptions as yfe
+
+    # With exceptions unhidden, an HTTP error reaches us as the session's HTTPError (Yahoo answers an
+    # unknown or delisted symbol with 404, and yfinance turns only some 429s into YFRateLimitError).
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, yfe.YFRateLimitError) or status == 429:
+        return "rate_limit"
+    if isinstance(exc, yfe.YFPricesMissingError | yfe.YFTzMissingError | yfe.YFTickerMissingError) or status == 404:
+        return "missing"
+    if isinstance(status, int) and status >= 500:
+        return "network"
+    if isinstance(exc, OSError | TimeoutError):  # curl_cffi's and requests' errors are OSErrors
+        return "network"
+    return "unexpected"
 
 
-def _parse_download(
-    frame: pd.DataFrame | None, errors: dict[str, str], pending: list[str], outcome: _ChunkOutcome
-) -> set[str]:
-    """File each pending ticker under histories or errors; return the rate-limited ones (to retry)."""
-    rate_limited = set()
-    for ticker in pending:
-        own, error = _frame_for(frame, ticker), errors.get(ticker)
-        if own is not None:
-            try:
-                history = validate_bars(own, symbol=ticker, source=YFINANCE)
-                # Round-trip through the cache format so today's first and later analyses see equal bars.
-                outcome.histories[ticker] = history_from_json(ticker, YFINANCE, bars_to_json(history))
-                outcome.errors.pop(ticker, None)
-            except MarketDataError as exc:
-                outcome.errors[ticker] = exc
-        elif error and _is_rate_limit(error):
-            rate_limited.add(ticker)
-        else:
-            network = bool(error) and _is_network_error(error)
-            outcome.network_errors |= network
-            detail = f" ({error})" if error else ""
-            # Never "delisted": yfinance says that about DNS failures too.
-            outcome.errors[ticker] = MarketDataError(
-                f"no data returned by Yahoo for {ticker}{detail}", permanent=not network
-            )
-    return rate_limited
+def _backoff(attempt: int) -> float:
+    base = settings.THETOOL_RATE_LIMIT_BACKOFF_SECONDS
+    return base * 2**attempt + random.uniform(0, base)  # jitter: rate-limited workers do not return together
 
 
-def _download_chunk(chunk: list[str]) -> _ChunkOutcome:
-    """One chunk: a download under the wall-clock limit, retried with back-off while Yahoo rate-limits."""
-    limit = _wall_clock_limit()
-    retries = settings.THETOOL_RATE_LIMIT_RETRIES
-    backoff = settings.THETOOL_RATE_LIMIT_BACKOFF_SECONDS
-    outcome, pending = _ChunkOutcome(), list(chunk)
-    for attempt in range(retries + 1):
-        try:
-            frame, errors = _call_with_deadline(_yf_download, pending, limit=limit)
-        except _DeadlineExceeded:
-            outcome.failure = f"a download of {len(pending)} symbol(s) did not finish within {limit:g} s"
-            return outcome
-        except Exception as exc:
-            if _is_rate_limit(exc):
-                frame, errors = None, dict.fromkeys(pending, repr(exc))
-            elif _is_network_error(exc):
-                outcome.failure = f"{type(exc).__name__}: {exc}"
-                return outcome
-            else:
-                logger.error("yfinance download failed for %d symbols", len(pending), exc_info=True)
-                for ticker in pending:
-                    outcome.errors[ticker] = MarketDataError(f"yfinance failed for {ticker}: {exc}", permanent=False)
-                return outcome
-        pending = sorted(_parse_download(frame, errors, pending, outcome))
-        if not pending:
-            return outcome
-        if attempt < retries:
-            pause = backoff * 2**attempt
-            logger.warning("Yahoo rate-limited %d symbols; retrying in %.1f s", len(pending), pause)
-            time.sleep(pause)
-    for ticker in pending:
-        outcome.errors[ticker] = MarketDataError(
-            f"Yahoo rate-limited the request for {ticker}; try later", permanent=False
-        )
-    return outcome
+def _fetch_one(symbol: str, *, start: date, session: date) -> PriceHistory | MarketDataError | _Unreachable:
+    """One symbol under the shared limiter and the wall-clock limit.
 
-
-def _wall_clock_limit() -> float:
-    return float(settings.THETOOL_FETCH_WALL_CLOCK_SECONDS)
-
-
-def _download_yahoo(symbols: list[str], *, day: date, refresh: bool) -> dict:
-    """Download in chunks, caching each chunk's bars as it lands; trip the circuit breaker early.
-
-    The source counts as unreachable when a chunk timed out, raised a network error, or got no bars
-    at all with network-looking errors, and either nothing came back yet in this call or the previous
-    chunk failed the same way. An isolated failure after good chunks becomes per-symbol transient errors.
+    A rate limit is waited out and retried up to THETOOL_RATE_LIMIT_RETRIES times; a network error
+    or a 5xx gets one more try after a short pause (yfinance has already retried it once).
     """
+    limit = float(settings.THETOOL_FETCH_WALL_CLOCK_SECONDS)
+    retries = settings.THETOOL_RATE_LIMIT_RETRIES
+    rate_limited, network_retry = 0, True
+    while True:
+        try:
+            with limits.yahoo_request(lease=limit):
+                frame = _call_with_deadline(_yf_history, symbol, start, limit=limit)
+            return _history_from_frame(frame, symbol=symbol, session=session)
+        except _DeadlineExceeded:
+            return _Unreachable(f"Yahoo did not answer for {symbol} within {limit:g} s")
+        except MarketDataError as exc:
+            return exc
+        except Exception as exc:
+            kind = _kind(exc)
+            if kind == "missing":
+                return MarketDataError(f"Yahoo has no daily bars for {symbol} ({exc})", permanent=True)
+            if kind == "network" and network_retry:
+                network_retry = False
+                time.sleep(random.uniform(0.5, 1.5))
+                continue
+            if kind != "rate_limit":
+                if kind == "unexpected":
+                    logger.error("yfinance failed for %s", symbol, exc_info=True)
+                return _Unreachable(f"{type(exc).__name__}: {exc}")
+        if rate_limited >= retries:
+            return MarketDataError(
+                f"Yahoo kept rate-limiting {symbol} after {retries} retries (THETOOL_RATE_LIMIT_RETRIES); try later",
+                permanent=False,
+            )
+        pause = _backoff(rate_limited)
+        rate_limited += 1
+        logger.warning("Yahoo rate-limited %s; retrying in %.1f s", symbol, pause)
+        time.sleep(pause)
+
+
+def _history_from_frame(frame: pd.DataFrame, *, symbol: str, session: date) -> PriceHistory:
+    """Validated bars through `session`: a later bar belongs to a session still in progress (provisional)."""
+    if isinstance(frame.index, pd.DatetimeIndex) and len(frame):
+        local_days = frame.index.tz_localize(None) if frame.index.tz is not None else frame.index
+        frame = frame.loc[local_days.normalize() <= pd.Timestamp(session)]
+    history = validate_bars(frame, symbol=symbol, source=YFINANCE)
+    # Round-trip through the cache format so a first and a cached analysis see equal bars.
+    return history_from_json(symbol, YFINANCE, bars_to_json(history))
+
+
+def _download_yahoo(symbols: list[str], *, session: date, refresh: bool) -> dict:
+    """Fetch in chunks (each cached as it lands), THETOOL_YAHOO_CONCURRENCY symbols at a time.
+
+    Circuit breaker: NETWORK_ERRORS_TO_TRIP failures in a row that look like an unreachable Yahoo,
+    before any bars came back, raise SourceUnavailable at once (the job fails fast with the reason).
+    After good bars, such failures are per-symbol transient errors.
+    """
+    start = session - timedelta(days=settings.THETOOL_HISTORY_DAYS)
     results: dict = {}
-    got_any, previous_failed = False, False
-    for chunk in batched(symbols, settings.THETOOL_FETCH_CHUNK_SIZE):
-        outcome = _download_chunk(chunk)
-        write_cache(outcome.histories, day=day, refresh=refresh)
-        results.update(outcome.histories)
-        results.update(outcome.errors)
-        reason = outcome.failure or (
-            "no data for any symbol, with network errors" if not outcome.histories and outcome.network_errors else None
-        )
-        got_any = got_any or bool(outcome.histories)
-        if reason and (not got_any or previous_failed):
-            raise SourceUnavailable(f"Yahoo Finance is unreachable: {reason}")
-        if outcome.failure:
-            for ticker in chunk:
-                if ticker not in outcome.histories:
-                    results[ticker] = MarketDataError(
-                        f"Yahoo Finance did not answer for {ticker}: {reason}", permanent=False
-                    )
-        previous_failed = bool(reason) and not outcome.histories
+    state = {"got_any": False, "in_a_row": 0}
+    pool = ThreadPoolExecutor(max_workers=settings.THETOOL_YAHOO_CONCURRENCY, thread_name_prefix="yahoo")
+    try:
+        for chunk in batched(symbols, settings.THETOOL_FETCH_CHUNK_SIZE):
+            histories = _fetch_chunk(pool, chunk, start=start, session=session, results=results, state=state)
+            write_cache(histories, day=session, refresh=refresh)
+    finally:
+        # Never wait for fetches still hanging when the breaker trips: each ends at its wall-clock limit.
+        pool.shutdown(wait=False, cancel_futures=True)
     return results
+
+
+def _fetch_chunk(pool, chunk: list[str], *, start: date, session: date, results: dict, state: dict) -> dict:
+    futures = {pool.submit(_fetch_one, symbol, start=start, session=session): symbol for symbol in chunk}
+    histories = {}
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            symbol, outcome = futures[future], future.result()
+            if isinstance(outcome, _Unreachable):
+                state["in_a_row"] += 1
+                if not state["got_any"] and state["in_a_row"] >= min(NETWORK_ERRORS_TO_TRIP, len(chunk)):
+                    for other in pending:
+                        other.cancel()
+                    raise SourceUnavailable(f"Yahoo Finance is unreachable: {outcome.reason}")
+                results[symbol] = MarketDataError(outcome.reason, permanent=False)
+                continue
+            state["in_a_row"] = 0
+            if isinstance(outcome, PriceHistory):
+                state["got_any"] = True
+                histories[symbol] = outcome
+            results[symbol] = outcome
+    return histories

@@ -93,3 +93,14 @@ def test_the_latest_jump_is_named_and_earlier_ones_counted():
     history = PriceHistory("X.NS", "csv", DAYS[:5], close, close, close, close, np.ones(5))
     with pytest.raises(SuspectPrices, match=r"on 2025-03-13 .* \(1 earlier jump\(s\) too\)$"):
         check_price_jumps(history)
+
+
+# --- Flags shown with every result ------------------------------------------------------------
+
+
+def test_longest_zero_volume_run_counts_consecutive_zero_bars():
+    from stocks.quality import longest_zero_volume_run
+
+    assert longest_zero_volume_run(np.array([5.0, 0, 0, 7, 0, 0, 0, 1])) == 3
+    assert longest_zero_volume_run(np.array([5.0, 6.0])) == 0
+    assert longest_zero_volume_run(np.array([0.0, 0.0])) == 2
