@@ -7,9 +7,20 @@ from django_q.exceptions import TimeoutException
 
 from jobs import execution
 from jobs.exceptions import WorkerShutdown
+from jobs.models import AnalysisJob, JobKind
 from stocks.market_data import SourceUnavailable
 
 logger = logging.getLogger("jobs")
+
+
+def _executor_for(job_id: str):
+    """The function that runs a job of this kind (claiming, fencing and failure handling are shared)."""
+    kind = AnalysisJob.objects.filter(pk=job_id).values_list("kind", flat=True).first()
+    if kind == JobKind.BACKTEST:
+        from backtests.execution import execute_backtest  # the backtests app builds on jobs, not the reverse
+
+        return execute_backtest
+    return execution.execute_job
 
 
 def run_analysis_job(job_id: str) -> str:
@@ -19,7 +30,7 @@ def run_analysis_job(job_id: str) -> str:
         logger.info("Job %s not claimed: finished, cancelled or held by a live worker; nothing to do", job_id)
         return "not claimed"
     try:
-        return execution.execute_job(job_id=job_id, attempt=attempt)
+        return _executor_for(job_id)(job_id=job_id, attempt=attempt)
     except SourceUnavailable as exc:
         execution.fail_job(job_id=job_id, attempt=attempt, reason=f"Market data source unavailable: {exc}")
         return "failed"

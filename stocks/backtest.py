@@ -470,3 +470,140 @@ def _round(value: float | None, places: int = 4) -> float | None:
 
 def _rounded_pair(pair: tuple[float, float]) -> tuple[float, float]:
     return (_round(pair[0]), _round(pair[1]))
+
+
+# --- a whole backtest ---------------------------------------------------------------------------
+
+
+def select_rows(trades: Trades, mask: np.ndarray) -> Trades:
+    """The same trades restricted to the rows where `mask` is True."""
+    values = {name: getattr(trades, name) for name in trades.__dataclass_fields__}
+    return Trades(**{name: value if name == "symbol" else value[mask] for name, value in values.items()})
+
+
+def within_period(trades: Trades, *, start: np.datetime64 | None, end: np.datetime64 | None) -> Trades:
+    """Signals from `start` to `end` (inclusive; None: open). Indicators still warm up on earlier bars."""
+    mask = np.ones(len(trades.dates), dtype=bool)
+    if start is not None:
+        mask &= trades.dates >= start
+    if end is not None:
+        mask &= trades.dates <= end
+    return select_rows(trades, mask)
+
+
+@dataclass(frozen=True)
+class SymbolOutcome:
+    symbol: str
+    scored_days: int
+    first_day: str | None
+    last_day: str | None
+    buy_and_hold_percent: float | None
+    recent_signals: list
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """Everything a backtest of one strategy says, with what it rests on (period, source, costs, counts)."""
+
+    strategy_id: int
+    strategy_name: str
+    source: str
+    synthetic: bool  # demo data: every page and table says so
+    costs: Costs
+    max_holding: int
+    min_signals: int
+    first_day: str | None
+    last_day: str | None
+    signals: int  # scored days in the period, all verdicts
+    buy_and_hold_percent: float | None
+    buckets: list[BucketStats]
+    symbols: list[SymbolOutcome]
+    note: str = PAST_RESULTS_NOTE
+
+
+def build_report(
+    *,
+    histories: list[PriceHistory],
+    strategy: Strategy,
+    params: TradeParams,
+    costs: Costs,
+    source: str,
+    start: np.datetime64 | None = None,
+    end: np.datetime64 | None = None,
+    max_holding: int = DEFAULT_MAX_HOLDING,
+    min_signals: int = DEFAULT_MIN_SIGNALS,
+    recent: int = 10,
+) -> BacktestReport:
+    """Backtest `strategy` over `histories` (one symbol each) and summarise it per verdict bucket."""
+    runs = []
+    outcomes = []
+    for history in histories:
+        trades = backtest_symbol(
+            history=history, strategies=[strategy], params=params, costs=costs, max_holding=max_holding
+        )[strategy.id]
+        trades = within_period(trades, start=start, end=end)
+        runs.append(trades)
+        outcomes.append(
+            SymbolOutcome(
+                symbol=history.symbol,
+                scored_days=len(trades.dates),
+                first_day=str(trades.dates[0]) if len(trades.dates) else None,
+                last_day=str(trades.dates[-1]) if len(trades.dates) else None,
+                buy_and_hold_percent=buy_and_hold_percent(histories=[history], trades=[trades]),
+                recent_signals=recent_signals(trades, last_n=recent),
+            )
+        )
+    days = np.concatenate([run.dates for run in runs]) if runs else np.array([], dtype="datetime64[D]")
+    return BacktestReport(
+        strategy_id=strategy.id,
+        strategy_name=strategy.name,
+        source=source,
+        synthetic=source == "demo",
+        costs=costs,
+        max_holding=max_holding,
+        min_signals=min_signals,
+        first_day=str(days.min()) if len(days) else None,
+        last_day=str(days.max()) if len(days) else None,
+        signals=int(len(days)),
+        buy_and_hold_percent=buy_and_hold_percent(histories=histories, trades=runs),
+        buckets=summarise(trades=runs, capital=params.capital, min_signals=min_signals),
+        symbols=outcomes,
+    )
+
+
+def format_table(report: BacktestReport) -> str:
+    """A plain-text table per verdict bucket, with its labels (for the command line)."""
+    lines = [
+        f"Backtest of strategy {report.strategy_id} ({report.strategy_name}) on {len(report.symbols)} symbol(s), "
+        f"data source {report.source}" + (" (SYNTHETIC demo data, not real prices)" if report.synthetic else ""),
+        f"Period {report.first_day or '-'} .. {report.last_day or '-'}, {report.signals} scored days; "
+        f"entry at the signal day's close, time exit after {report.max_holding} sessions",
+        f"Costs: {report.costs.describe()}",
+        f"Buy-and-hold of the same stocks over the same days: {_percent_text(report.buy_and_hold_percent)}",
+        "",
+        f"{'verdict':<12}{'signals':>8}{'trades':>8}{'hit %':>8}{'hit 95% CI':>16}{'fwd5 %':>9}{'fwd10 %':>9}"
+        f"{'fwd20 %':>9}{'exp %':>8}{'exp 95% CI':>18}{'max DD %':>10}  note",
+    ]
+    for bucket in report.buckets:
+        lines.append(
+            f"{bucket.verdict:<12}{bucket.signals:>8}{bucket.trades:>8}{_number(bucket.hit_rate):>8}"
+            f"{_interval(bucket.hit_rate_ci):>16}{_number(bucket.forward_mean['5']):>9}"
+            f"{_number(bucket.forward_mean['10']):>9}{_number(bucket.forward_mean['20']):>9}"
+            f"{_number(bucket.expectancy_percent):>8}{_interval(bucket.expectancy_ci):>18}"
+            f"{_number(bucket.max_drawdown_percent):>10}  {'too few signals' if bucket.too_few_signals else ''}"
+        )
+    lines += ["", report.note]
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _interval(pair) -> str:
+    return "-" if pair is None else f"{pair[0]:.1f}..{pair[1]:.1f}"
+
+
+def _percent_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}%"

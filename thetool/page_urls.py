@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from backtests import pages as backtest_pages
 from jobs import pages as job_pages
 from stocks import pages as stock_pages
 
@@ -16,4 +17,8 @@ urlpatterns = [
     path("jobs/<str:job_id>/cancel/", job_pages.cancel, name="job-cancel"),
     path("jobs/<str:job_id>/results.csv", job_pages.export_csv, name="job-export-csv"),
     path("jobs/<str:job_id>/results.xlsx", job_pages.export_xlsx, name="job-export-xlsx"),
+    path("backtests/run/", backtest_pages.run_universe_backtest, name="backtest-run"),
+    path("backtests/<str:job_id>/", backtest_pages.backtest_detail, name="backtest-detail"),
+    path("backtests/<str:job_id>/results.csv", backtest_pages.export_csv, name="backtest-export-csv"),
+    path("backtests/<str:job_id>/results.xlsx", backtest_pages.export_xlsx, name="backtest-export-xlsx"),
 ]

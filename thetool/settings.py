@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "stocks",
     "jobs",
     "accounts",
+    "backtests",
 ]
 
 MIDDLEWARE = [
@@ -305,6 +306,8 @@ THETOOL_WORKER_STOP_SECONDS = env_float("THETOOL_WORKER_STOP_SECONDS", 8.0, mini
 THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
+# A backtest bucket with fewer completed trades than this is labelled "too few signals".
+THETOOL_BACKTEST_MIN_SIGNALS = env_int("THETOOL_BACKTEST_MIN_SIGNALS", 30, minimum=1)
 # How long an Idempotency-Key is remembered (and its first answer replayed), seconds.
 THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS = env_int("THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=60)
 

@@ -35,6 +35,8 @@ EXPECTED = {
     "api/stocks/<symbol:symbol>/history/": READ,
     "api/strategies/": READ,
     "api/strategies/<int:strategy_id>/": READ,
+    "api/backtests/": ("POST", {"symbols": ["RELIANCE.NS"]}, (201, 401, 201, 201, 201)),
+    "api/backtests/<str:job_id>/": READ,
     # Accounts
     "accounts/login/": ("GET", None, (200, 200, 302, 302, 302)),
     "accounts/logout/": ("POST", None, (302, 302, 302, 302, 302)),
@@ -54,6 +56,10 @@ EXPECTED = {
     "jobs/<str:job_id>/cancel/": ("POST", None, (302, 302, 302, 302, 302)),
     "jobs/<str:job_id>/results.csv": PAGE,
     "jobs/<str:job_id>/results.xlsx": PAGE,
+    "backtests/run/": ("POST", None, (302, 302, 302, 302, 302)),
+    "backtests/<str:job_id>/": PAGE,
+    "backtests/<str:job_id>/results.csv": PAGE,
+    "backtests/<str:job_id>/results.xlsx": PAGE,
 }
 ROLES = ["anonymous", "user", "other", "staff"]
 # Under /admin/ the admin's own rule: only staff get in; everyone else is sent to its sign-in page.
@@ -82,8 +88,10 @@ def discovered_urls() -> list[tuple[str | None, str]]:
 
 
 def _concrete(route: str, world) -> str:
+    # Backtest routes answer for backtest jobs only (another kind of job is a 404 there).
+    job = world["backtest"] if "backtests/" in route else world["job"]
     values = {
-        "job_id": str(world["job"].pk),
+        "job_id": str(job.pk),
         "pk": str(world["job"].pk),
         "symbol": "RELIANCE.NS",
         "strategy_id": "1",
