@@ -1,7 +1,5 @@
 """Geometry of the backtest page's server-rendered SVG charts. Pure: lists in, coordinates out."""
 
-import math
-
 WIDTH, HEIGHT, PAD = 640, 220, 30
 COLOURS = {"Strong Buy": "#1b7f3b", "Buy": "#5cb85c", "Hold": "#888888", "Sell": "#e07b39", "Strong Sell": "#c0392b"}
 
@@ -34,32 +32,27 @@ def _y(value: float, low: float, span: float) -> float:
     return HEIGHT - PAD - (value - low) / span * (HEIGHT - 2 * PAD)
 
 
-def histogram_bars(returns: list[float], *, bins: int = 24) -> dict:
-    """Bars of the distribution of trade returns (%): [{x, y, width, height, low, high, count}]."""
-    if not returns:
+def histogram_bars(counts: list[int], edges: tuple[float, ...]) -> dict:
+    """Bars of the distribution of trade returns (%) from per-bin counts (open-ended first and last bins)."""
+    if not counts or not any(counts):
         return {"bars": [], "width": WIDTH, "height": HEIGHT, "low": None, "high": None}
-    low, high = math.floor(min(returns)), math.ceil(max(returns))
-    if high == low:
-        high = low + 1
-    step = (high - low) / bins
-    counts = [0] * bins
-    for value in returns:
-        counts[min(bins - 1, int((value - low) / step))] += 1
     tallest = max(counts)
-    bar_width = (WIDTH - 2 * PAD) / bins
+    bar_width = (WIDTH - 2 * PAD) / len(counts)
     bars = []
     for index, count in enumerate(counts):
         height = count / tallest * (HEIGHT - 2 * PAD)
+        low = edges[index - 1] if index > 0 else None
+        high = edges[index] if index < len(edges) else None
         bars.append(
             {
                 "x": round(PAD + index * bar_width, 1),
                 "y": round(HEIGHT - PAD - height, 1),
                 "width": round(bar_width - 1, 1),
                 "height": round(height, 1),
-                "low": round(low + index * step, 2),
-                "high": round(low + (index + 1) * step, 2),
+                "label": f"{'below' if low is None else low}{'' if low is None else '%'} to "
+                f"{'above' if high is None else high}{'' if high is None else '%'}",
                 "count": count,
-                "negative": low + (index + 1) * step <= 0,
+                "negative": high is not None and high <= 0,
             }
         )
-    return {"bars": bars, "width": WIDTH, "height": HEIGHT, "low": low, "high": high}
+    return {"bars": bars, "width": WIDTH, "height": HEIGHT, "low": edges[0], "high": edges[-1]}

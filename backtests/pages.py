@@ -13,7 +13,7 @@ from jobs.exports import XLSX_CONTENT_TYPE
 from jobs.models import AnalysisJob
 from jobs.pages import requested_by
 from stocks import strategies
-from stocks.backtest import PAST_RESULTS_NOTE
+from stocks.backtest import HISTOGRAM_EDGES, PAST_RESULTS_NOTE
 from thetool.exceptions import ApplicationError
 
 
@@ -29,7 +29,8 @@ def backtest_detail(request, job_id):
     job = _backtest_or_404(job_id)
     buckets = list(selectors.backtest_buckets(job))
     first = buckets[0] if buckets else None
-    returns = [value for bucket in buckets for value in bucket.stats.get("trade_returns", [])]
+    counts = [bucket.stats.get("return_histogram") or [] for bucket in buckets]
+    totals = [sum(column) for column in zip(*counts, strict=True)] if counts and all(counts) else []
     context = {
         "job": job,
         "buckets": buckets,
@@ -38,7 +39,7 @@ def backtest_detail(request, job_id):
         "synthetic": job.data_source == "demo",
         "note": PAST_RESULTS_NOTE,
         "equity": charts.equity_lines({bucket.verdict: bucket.stats.get("equity_curve", []) for bucket in buckets}),
-        "histogram": charts.histogram_bars(returns),
+        "histogram": charts.histogram_bars(totals, HISTOGRAM_EDGES),
         "symbols": selectors.backtest_symbols(job)[:500],
     }
     return render(request, "backtests/backtest_detail.html", context)

@@ -40,6 +40,8 @@ HORIZONS = (5, 10, 20)  # sessions after the signal for the forward price change
 DEFAULT_MAX_HOLDING = 20  # sessions before the time exit
 DEFAULT_MIN_SIGNALS = 30  # fewer completed trades in a bucket: "too few signals"
 BOOTSTRAP_RESAMPLES = 2_000
+BOOTSTRAP_MAX_COUNT = 200  # above it the normal (CLT) interval of the mean is as good, and cheap
+HISTOGRAM_EDGES = tuple(float(edge) for edge in range(-15, 16))  # % net return; the ends are open
 WILSON_Z = 1.96  # 95% intervals
 
 EXIT_STOP, EXIT_TARGET, EXIT_TIME, EXIT_OPEN = "stop", "target", "time", "open"
@@ -312,7 +314,7 @@ class BucketStats:
     total_costs_inr: float = 0.0
     exits: dict = field(default_factory=dict)  # reason -> count
     equity_curve: list = field(default_factory=list)  # [[ISO exit date, equity INR], ...]
-    trade_returns: list = field(default_factory=list)  # net returns %, for the distribution
+    return_histogram: list = field(default_factory=list)  # trades per HISTOGRAM_EDGES bin, open ends
 
     def to_dict(self) -> dict:
         return {key: (list(value) if isinstance(value, tuple) else value) for key, value in self.__dict__.items()}
@@ -371,14 +373,14 @@ def _bucket_stats(
         forward_mean=_per_horizon(forward, np.nanmean),
         forward_median=_per_horizon(forward, np.nanmedian),
         expectancy_percent=_round(float(returns.mean())) if count else None,
-        expectancy_ci=_rounded_pair(bootstrap_mean_interval(returns, seed=seed)) if count > 1 else None,
+        expectancy_ci=_rounded_pair(mean_interval(returns, seed=seed)) if count > 1 else None,
         expectancy_inr=_round(float(pnl.mean())) if count else None,
         median_return_percent=_round(float(np.median(returns))) if count else None,
         max_drawdown_percent=_round(max_drawdown_percent(np.concatenate(([capital], equity)))) if count else None,
         total_costs_inr=_round(float(rows["costs"][done].sum())),
         exits={name: int((exits == index).sum()) for index, name in enumerate(_EXIT_NAMES)},
         equity_curve=_thinned_curve(rows["exit_dates"][done][order], equity),
-        trade_returns=[_round(value) for value in returns.tolist()],
+        return_histogram=return_histogram(returns),
     )
 
 
@@ -411,6 +413,21 @@ def wilson_interval(*, wins: int, total: int, z: float = WILSON_Z) -> tuple[floa
     centre = (p + z * z / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
     return (max(0.0, centre - half) * 100, min(1.0, centre + half) * 100)
+
+
+def return_histogram(returns: np.ndarray) -> list[int]:
+    """Trades per bin: below -15%, each 1% from -15% to +15%, and +15% or more (len(edges) + 1 bins)."""
+    bins = np.searchsorted(np.array(HISTOGRAM_EDGES), returns, side="right")
+    return np.bincount(bins, minlength=len(HISTOGRAM_EDGES) + 1).tolist()
+
+
+def mean_interval(values: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean: bootstrap for small counts (no normality assumed), else mean +/- 1.96 SE."""
+    values = np.asarray(values, dtype=float)
+    if len(values) <= BOOTSTRAP_MAX_COUNT:
+        return bootstrap_mean_interval(values, seed=seed)
+    half = WILSON_Z * float(values.std(ddof=1)) / math.sqrt(len(values))
+    return (float(values.mean()) - half, float(values.mean()) + half)
 
 
 def bootstrap_mean_interval(

@@ -350,3 +350,19 @@ def test_buy_and_hold_reads_the_first_and_last_scored_day_of_each_stock():
     first = int(np.searchsorted(history.dates.astype("datetime64[D]"), trades.dates[0]))
     expected = (history.close[-1] / history.close[first] - 1) * 100
     assert backtest.buy_and_hold_percent(histories=[history], trades=[trades]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_return_histogram_counts_one_percent_bins_with_open_ends():
+    counts = backtest.return_histogram(np.array([-40.0, -15.0, -0.5, 0.0, 0.2, 14.9, 15.0, 99.0]))
+    assert len(counts) == len(backtest.HISTOGRAM_EDGES) + 1 and sum(counts) == 8
+    assert counts[0] == 1  # below -15%
+    assert counts[1] == 1  # -15% .. -14%
+    assert counts[15] == 1 and counts[16] == 2  # -1..0 holds -0.5; 0..1 holds 0.0 and 0.2
+    assert counts[30] == 1 and counts[31] == 2  # 14..15 holds 14.9; 15 and beyond
+
+
+def test_a_large_count_uses_the_normal_interval_of_the_mean():
+    values = np.tile([1.0, -1.0], 500)  # mean 0, sd ~1.0005, n 1000
+    low, high = backtest.mean_interval(values)
+    half = 1.96 * values.std(ddof=1) / math.sqrt(1000)
+    assert (low, high) == pytest.approx((-half, half))
