@@ -160,8 +160,14 @@ def backtest_symbol(
     costs: Costs,
     max_holding: int = DEFAULT_MAX_HOLDING,
 ) -> dict[int, Trades]:
-    """Trades of every scored day of `history` for each strategy (the series are computed once)."""
+    """Trades of every scored day of `history` for each strategy.
+
+    What does not depend on the strategy (the indicator series and votes, the forward returns and
+    the bars after each day) is computed once per symbol.
+    """
     series, votes, confidences, days = score_days(history)
+    window = SessionsAfter.of(history=history, days=days, max_holding=max_holding)
+    forward = forward_returns(close=history.close, days=days)
     return {
         strategy.id: simulate_trades(
             history=history,
@@ -171,9 +177,32 @@ def backtest_symbol(
             params=params,
             costs=costs,
             max_holding=max_holding,
+            window=window,
+            forward=forward,
         )
         for strategy in strategies
     }
+
+
+@dataclass(frozen=True)
+class SessionsAfter:
+    """The `max_holding` sessions after each day: bar indices (clipped), whether each exists, and their prices."""
+
+    later: np.ndarray  # (days, max_holding) bar index
+    inside: np.ndarray  # the bar exists (before the end of the history)
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+
+    @classmethod
+    def of(cls, *, history: PriceHistory, days: np.ndarray, max_holding: int) -> "SessionsAfter":
+        n = len(history)
+        later = days[:, None] + np.arange(1, max_holding + 1)[None, :]
+        at = np.minimum(later, n - 1)
+        return cls(later=later, inside=later < n, open=history.open[at], high=history.high[at], low=history.low[at])
+
+    def rows(self, keep: np.ndarray) -> "SessionsAfter":
+        return SessionsAfter(*(values[keep] for values in (self.later, self.inside, self.open, self.high, self.low)))
 
 
 def simulate_trades(
@@ -185,8 +214,13 @@ def simulate_trades(
     params: TradeParams,
     costs: Costs,
     max_holding: int,
+    window: SessionsAfter | None = None,
+    forward: np.ndarray | None = None,
 ) -> Trades:
-    """The plan of each scored day, walked forward over the next `max_holding` sessions (module docstring)."""
+    """The plan of each scored day, walked forward over the next `max_holding` sessions (module docstring).
+
+    `window` and `forward` (for `scored.days`) may be passed in when several strategies share them.
+    """
     days = scored.days
     directions = np.where(scored.verdict_codes >= 3, -1, 1)
     levels = analysis.plan_levels(
@@ -198,11 +232,19 @@ def simulate_trades(
     )
     placeable = np.minimum(np.minimum(levels.entry, levels.stop_loss), levels.target) > 0
     keep = np.flatnonzero(placeable)  # live analysis refuses a plan it cannot place: no verdict that day
+    window = (window or SessionsAfter.of(history=history, days=days, max_holding=max_holding)).rows(keep)
+    forward = (forward if forward is not None else forward_returns(close=history.close, days=days))[keep]
     days, directions = days[keep], directions[keep]
     entry, stop, target = levels.entry[keep], levels.stop_loss[keep], levels.target[keep]
     size = levels.position_size[keep]
     exit_index, exit_price, reason = _walk_forward(
-        history=history, days=days, directions=directions, stop=stop, target=target, max_holding=max_holding
+        history=history,
+        days=days,
+        long=directions == 1,
+        stop=stop,
+        target=target,
+        window=window,
+        max_holding=max_holding,
     )
     moved = directions * (exit_price - entry) * size
     entry_value, exit_value = entry * size, exit_price * size
@@ -221,7 +263,7 @@ def simulate_trades(
         stop_loss=stop,
         target=target,
         position_size=size,
-        forward_returns=forward_returns(close=history.close, days=days),
+        forward_returns=forward,
         exit_dates=dates[np.minimum(exit_index, len(dates) - 1)],
         exit_price=exit_price,
         exit_reason=reason,
@@ -245,50 +287,36 @@ def _walk_forward(
     *,
     history: PriceHistory,
     days: np.ndarray,
-    directions: np.ndarray,
+    long: np.ndarray,
     stop: np.ndarray,
     target: np.ndarray,
+    window: SessionsAfter,
     max_holding: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(exit bar index, exit price, exit reason) for each trade; see the module docstring for the rules.
 
-    A short trade is a long trade on negated prices (its high is the negated low), so one rule
-    serves both directions.
+    A long trade's stop is hit by a low at or below it and its target by a high at or above it; a
+    short trade's the other way round.
     """
     n = len(history)
-    later = days[:, None] + np.arange(1, max_holding + 1)[None, :]
-    inside = later < n
-    at = np.minimum(later, n - 1)
-    sign = directions[:, None]
-    open_ = history.open[at] * sign
-    best = np.where(sign == 1, history.high[at], -history.low[at])
-    worst = np.where(sign == 1, history.low[at], -history.high[at])
-    stop_level, target_level = (stop * directions)[:, None], (target * directions)[:, None]
-    stop_hit = worst <= stop_level
-    target_hit = best >= target_level
-    event = (stop_hit | target_hit) & inside
+    is_long = long[:, None]
+    stop_level, target_level = stop[:, None], target[:, None]
+    stop_hit = np.where(is_long, window.low <= stop_level, window.high >= stop_level)
+    target_hit = np.where(is_long, window.high >= target_level, window.low <= target_level)
+    event = (stop_hit | target_hit) & window.inside
     reached = event.any(axis=1)
     first = event.argmax(axis=1)
     rows = np.arange(len(days))
-    first_open = open_[rows, first]
-    level_price = np.where(
-        first_open <= stop_level[:, 0],
-        first_open,  # gapped through the stop: filled at the open
-        np.where(
-            first_open >= target_level[:, 0],
-            first_open,  # gapped through the target: filled at the open
-            np.where(stop_hit[rows, first], stop_level[:, 0], target_level[:, 0]),  # both: the stop first
-        ),
-    )
-    level_reason = np.where(
-        first_open <= stop_level[:, 0],
-        0,
-        np.where(first_open >= target_level[:, 0], 1, np.where(stop_hit[rows, first], 0, 1)),
-    )
+    first_open = window.open[rows, first]
+    gap_stop = np.where(long, first_open <= stop, first_open >= stop)  # gapped through the stop
+    gap_target = np.where(long, first_open >= target, first_open <= target)  # gapped through the target
+    stop_first = stop_hit[rows, first]  # a session covering both levels counts the stop first
+    level_price = np.where(gap_stop | gap_target, first_open, np.where(stop_first, stop, target))
+    level_reason = np.where(gap_stop, 0, np.where(gap_target, 1, np.where(stop_first, 0, 1)))
     time_index = days + max_holding
     complete = time_index < n
-    exit_index = np.where(reached, later[rows, first], np.where(complete, time_index, n - 1))
-    exit_price = np.where(reached, level_price * directions, history.close[np.minimum(time_index, n - 1)])
+    exit_index = np.where(reached, window.later[rows, first], np.where(complete, time_index, n - 1))
+    exit_price = np.where(reached, level_price, history.close[np.minimum(time_index, n - 1)])
     reason = np.where(reached, level_reason, np.where(complete, 2, 3))
     return exit_index, exit_price, reason
 
