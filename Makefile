@@ -74,6 +74,7 @@ lint: install
 bench: install
 	$(PY) bench/bench_analysis.py
 	$(PY) bench/bench_universe.py
+	$(PY) bench/bench_backtest.py
 	$(PY) bench/bench_load_universe.py
 	$(PY) bench/bench_jobs.py --db both
 	$(PY) bench/bench_dashboard.py --db both

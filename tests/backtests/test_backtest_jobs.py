@@ -224,3 +224,11 @@ def test_symbols_are_required_and_an_empty_list_means_every_active_stock(api):
     make_stock("RELIANCE")
     response = api.post(URL, {"symbols": []}, format="json")
     assert response.status_code == 201 and response.json()["symbols"] == ["RELIANCE.NS"]
+
+
+def test_the_command_says_when_real_bars_are_too_few_to_score_any_day(shared_data, tmp_path, capsys):
+    (tmp_path / "RELIANCE.NS.csv").write_text((shared_data / "RELIANCE.NS_sample.csv").read_text())
+    call_command("backtest", "RELIANCE", "--source", f"csv:{tmp_path}")
+    captured = capsys.readouterr()
+    assert "RELIANCE.NS: no day could be scored" in captured.err
+    assert "0 scored days" in captured.out and "data source csv" in captured.out and "SYNTHETIC" not in captured.out

@@ -7,6 +7,7 @@ from backtests.services import build_costs, fetch_for_backtest
 from stocks import backtest, market_data
 from stocks.analysis import TradeParams
 from stocks.exceptions import InvalidSymbol, InvalidTradeParameters, UnknownStrategy
+from stocks.indicators import MIN_BARS
 from stocks.strategies import STRATEGIES, get_strategy
 from stocks.universe import normalize_symbols
 
@@ -56,4 +57,10 @@ class Command(BaseCommand):
                 max_holding=options["max_holding"],
                 min_signals=options["min_signals"],
             )
+            for outcome in report.symbols:
+                if not outcome.scored_days:
+                    self.stderr.write(
+                        f"{outcome.symbol}: no day could be scored (live analysis needs {MIN_BARS} bars, "
+                        f"every reading defined and no suspect price jump)"
+                    )
             self.stdout.write(backtest.format_table(report) + "\n")
