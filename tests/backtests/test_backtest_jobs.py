@@ -232,3 +232,8 @@ def test_the_command_says_when_real_bars_are_too_few_to_score_any_day(shared_dat
     captured = capsys.readouterr()
     assert "RELIANCE.NS: no day could be scored" in captured.err
     assert "0 scored days" in captured.out and "data source csv" in captured.out and "SYNTHETIC" not in captured.out
+
+
+def test_the_job_page_of_a_backtest_links_to_its_table(client):
+    job, _ = backtest_services.request_backtest_job(symbols=SYMBOLS)
+    assert f"/backtests/{job.pk}/" in client.get(f"/jobs/{job.pk}/").content.decode()
