@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from jobs.models import AnalysisJob, JobKind, JobStatus
+from jobs.models import AnalysisJob, JobStatus
 from tests.factories import clear_universe, make_stock
 
 
@@ -38,21 +38,7 @@ def world(accounts, settings):
         requested_by="api:alice",
         requested_by_user=accounts["user"],
     )
-    backtest = AnalysisJob.objects.create(
-        analysis_key="b" * 64,
-        kind=JobKind.BACKTEST,
-        status=JobStatus.COMPLETED,
-        symbols=["TCS.NS"],
-        total=1,
-        capital=Decimal("100000"),
-        risk_percent=Decimal("2"),
-        max_position_percent=Decimal("10"),
-        data_source="demo",
-        parameters={"max_holding": 20, "costs": {}},
-        requested_by="api:alice",
-        requested_by_user=accounts["user"],
-    )
-    return {**accounts, "job": job, "backtest": backtest}
+    return {**accounts, "job": job}
 
 
 @pytest.fixture

@@ -6,9 +6,12 @@ admin's own rule). The world: alice ("user") requested a running job; bob is "ot
 """
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import URLResolver, get_resolver
+
+from jobs.models import AnalysisJob, JobKind, JobStatus
 
 # Expected status per role: (anonymous with open access, anonymous without, user, other, staff).
 # Signed-in users are treated the same whether open access is on or off.
@@ -62,6 +65,26 @@ EXPECTED = {
     "backtests/<str:job_id>/results.xlsx": PAGE,
 }
 ROLES = ["anonymous", "user", "other", "staff"]
+
+
+@pytest.fixture
+def world(world):
+    """The accounts world plus a finished backtest job, for the backtest routes."""
+    backtest = AnalysisJob.objects.create(
+        analysis_key="b" * 64,
+        kind=JobKind.BACKTEST,
+        status=JobStatus.COMPLETED,
+        symbols=["TCS.NS"],
+        total=1,
+        capital=Decimal("100000"),
+        risk_percent=Decimal("2"),
+        data_source="demo",
+        parameters={"max_holding": 20, "costs": {}},
+        requested_by="api:alice",
+    )
+    return {**world, "backtest": backtest}
+
+
 # Under /admin/ the admin's own rule: only staff get in; everyone else is sent to its sign-in page.
 ADMIN_PUBLIC = {"admin:login", "admin:logout"}
 

@@ -27,6 +27,8 @@ def demo_data(settings):
     settings.THETOOL_DATA_SOURCE = "demo"
     settings.THETOOL_JOB_BATCH_SIZE = 2
     settings.THETOOL_OPEN_ACCESS = True
+    yield
+    cache.clear()  # nor do this module's jobs count against later tests' limits
 
 
 @pytest.fixture
