@@ -85,6 +85,7 @@ check-deploy: install
 bench: install
 	$(PY) bench/bench_analysis.py
 	$(PY) bench/bench_universe.py
+	$(PY) bench/bench_backtest.py
 	$(PY) bench/bench_load_universe.py
 	$(PY) bench/bench_jobs.py --db both
 	$(PY) bench/bench_fanout.py --db both

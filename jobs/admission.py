@@ -14,10 +14,12 @@ def _is_heavy(*, force: bool, is_all_stocks: bool) -> bool:
     return force or is_all_stocks
 
 
-def request_job_for_client(*, request, requested_by: str, **params) -> tuple[AnalysisJob, bool]:
-    """request_analysis_job on behalf of `request`'s client. Raises JobPermissionDenied (403) when
-    `force` would supersede someone else's job, TooManyJobs (429) past a creation limit; a
-    duplicate answer is neither checked nor charged."""
+def request_job_for_client(*, request, requested_by: str, service=None, **params) -> tuple[AnalysisJob, bool]:
+    """`service` (request_analysis_job, or another kind's) on behalf of `request`'s client.
+
+    Raises JobPermissionDenied (403) when `force` would supersede someone else's job,
+    TooManyJobs (429) past a creation limit; a duplicate answer is neither checked nor charged."""
+    service = service or services.request_analysis_job  # looked up per call, so tests can patch it
     user = owner_of(request)
     force = bool(params.get("force"))
 
@@ -26,9 +28,7 @@ def request_job_for_client(*, request, requested_by: str, **params) -> tuple[Ana
             ensure_may_manage_job(user=request.user, job=replacing, action="supersede")
         check_job_creation(request=request, heavy=_is_heavy(force=force, is_all_stocks=spec.is_all_stocks))
 
-    job, created = services.request_analysis_job(
-        **params, requested_by=requested_by, requested_by_user=user, admit=admit
-    )
+    job, created = service(**params, requested_by=requested_by, requested_by_user=user, admit=admit)
     if created:
         charge_job_creation(request=request, heavy=_is_heavy(force=force, is_all_stocks=job.is_all_stocks))
     return job, created

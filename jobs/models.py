@@ -18,6 +18,13 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+class JobKind(models.TextChoices):
+    """What a job computes; the worker picks the executor by kind (jobs.tasks)."""
+
+    ANALYSIS = "analysis"
+    BACKTEST = "backtest"
+
+
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.PROCESSING)
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -86,6 +93,9 @@ class AnalysisJob(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     analysis_key = models.CharField(max_length=64, db_index=True)
+    # Part of the analysis key for every kind but "analysis" (whose keys predate kinds).
+    kind = models.CharField(max_length=12, choices=JobKind.choices, default=JobKind.ANALYSIS, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True, help_text="Kind-specific request parameters")
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     status_reason = models.TextField(blank=True, help_text="Why the job failed, was cancelled or was retired")
 

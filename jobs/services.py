@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -26,7 +26,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from jobs.exceptions import JobAlreadyFinished
-from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobChunk, JobStatus
+from jobs.models import ACTIVE_STATUSES, AnalysisJob, JobChunk, JobKind, JobStatus
 from jobs.selectors import get_job
 from stocks.analysis import TradeParams
 from stocks.exceptions import InvalidSymbol, InvalidTradeParameters
@@ -59,10 +59,12 @@ class AnalysisSpec:
     max_position_percent: Decimal
     data_source: str
     is_all_stocks: bool
+    kind: str = JobKind.ANALYSIS
+    parameters: dict = field(default_factory=dict)  # kind-specific (a backtest's period, costs, ...)
 
     @property
     def key(self) -> str:
-        """Digest of the analysis: same symbols (as a set), strategy, parameters and data source."""
+        """Digest of the analysis: same symbols (as a set), strategy, parameters, data source and kind."""
         payload = {
             "symbols": list(self.symbols),
             "strategy_id": self.strategy_id,
@@ -71,6 +73,9 @@ class AnalysisSpec:
             "max_position_percent": str(self.max_position_percent),
             "data_source": self.data_source,
         }
+        if self.kind != JobKind.ANALYSIS:
+            # Analysis keys predate kinds and stay as they were; every other kind is in its key.
+            payload.update(kind=str(self.kind), parameters=self.parameters)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -187,6 +192,15 @@ def request_analysis_job(
         risk_percent=risk_percent,
         max_position_percent=max_position_percent,
     )
+    return decide_job(
+        spec=spec, force=force, requested_by=requested_by, requested_by_user=requested_by_user, admit=admit
+    )
+
+
+def decide_job(
+    *, spec: AnalysisSpec, force: bool, requested_by: str, requested_by_user=None, admit=None
+) -> tuple[AnalysisJob, bool]:
+    """The deduplicated decision for any kind of job: the active one for `spec.key`, or a new, enqueued one."""
     job, created = _decide_with_retries(
         spec=spec, force=force, requested_by=requested_by, requested_by_user=requested_by_user, admit=admit
     )
@@ -259,10 +273,12 @@ def _decide(
             max_position_percent=spec.max_position_percent,
             data_source=spec.data_source,
             is_all_stocks=spec.is_all_stocks,
+            kind=spec.kind,
+            parameters=spec.parameters,
             requested_by=requested_by[:150],
             requested_by_user=requested_by_user,
         )
-        logger.info("Creating new analysis job %s for %d symbols", job.pk, job.total)
+        logger.info("Creating new %s job %s for %d symbols", spec.kind, job.pk, job.total)
         if active is not None:
             AnalysisJob.objects.filter(pk=active.pk).update(superseded_by=job)
             logger.info("Job %s replaces job %s (%s)", job.pk, active.pk, "forced" if force else "stale")

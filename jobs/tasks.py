@@ -8,7 +8,7 @@ from django_q.exceptions import TimeoutException
 
 from jobs import execution
 from jobs.exceptions import WorkerShutdown
-from jobs.models import AnalysisJob
+from jobs.models import AnalysisJob, JobKind
 from stocks.market_data import SourceUnavailable
 
 logger = logging.getLogger("jobs")
@@ -25,7 +25,12 @@ def run_analysis_job(job_id: str) -> str:
         return "not claimed"
 
     def work() -> str:
-        if execution.is_fanned_out(job=AnalysisJob.objects.get(pk=job_id)):
+        job = AnalysisJob.objects.get(pk=job_id)
+        if job.kind == JobKind.BACKTEST:
+            from backtests.execution import execute_backtest  # the backtests app builds on jobs, not the reverse
+
+            return execute_backtest(job_id=job_id, attempt=attempt)
+        if execution.is_fanned_out(job=job):
             return execution.fan_out_job(job_id=job_id, attempt=attempt)
         return execution.execute_job(job_id=job_id, attempt=attempt)
 

@@ -24,6 +24,7 @@ import numpy as np
 from stocks import indicators, quality
 from stocks.bars import MarketDataError, PriceHistory
 from stocks.exceptions import InvalidTradeParameters
+from stocks.indicators import CATEGORIES, INDICATOR_NAMES
 from stocks.strategies import Strategy
 from stocks.verdicts import Verdict
 
@@ -186,32 +187,54 @@ def _provenance(history: PriceHistory, strategy: Strategy, params: TradeParams, 
 
 
 def score_readings(readings: list[dict], strategy: Strategy) -> float:
-    """The weighted vote, rounded to 4 places, in -1..1; 0 when no reading carries any weight."""
-    numerator = denominator = 0.0
-    for reading in readings:
-        weight = (
-            reading["confidence"]
-            * strategy.indicator_weights[reading["name"]]
-            * strategy.category_weights[reading["category"]]
-        )
-        numerator += reading["vote"] * weight
-        denominator += weight
-    if denominator == 0:
-        return 0.0
-    return round(max(-1.0, min(1.0, numerator / denominator)), 4)
+    """The weighted vote, rounded to 4 places, in -1..1; 0 when no reading carries any weight.
+
+    One day of `score_table`: live analysis and the backtest score through the same function.
+    """
+    names = [reading["name"] for reading in readings]
+    votes = np.array([reading["vote"] for reading in readings], dtype=float).reshape(len(readings), 1)
+    confidences = np.array([reading["confidence"] for reading in readings], dtype=float).reshape(len(readings), 1)
+    return float(score_table(votes, confidences, strategy, names=names)[0])
+
+
+def score_table(
+    votes: np.ndarray, confidences: np.ndarray, strategy: Strategy, *, names: list[str] | tuple = INDICATOR_NAMES
+) -> np.ndarray:
+    """Scores of every day at once: votes and confidences have one row per indicator (in `names` order).
+
+    sum(vote x confidence x indicator weight x category weight) / sum(confidence x both weights),
+    clamped to -1..1 and rounded to 4 places; 0 where the denominator is 0. The sums run in
+    indicator order, the same additions for one day as for many.
+    """
+    numerator = np.zeros(votes.shape[1])
+    denominator = np.zeros(votes.shape[1])
+    for row, name in enumerate(names):
+        weight = confidences[row] * strategy.indicator_weights[name] * strategy.category_weights[CATEGORIES[name]]
+        numerator = numerator + votes[row] * weight
+        denominator = denominator + weight
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(denominator == 0, 0.0, np.clip(numerator / denominator, -1.0, 1.0))
+    return np.round(scores, 4)
+
+
+_VERDICT_ORDER = (Verdict.STRONG_BUY, Verdict.BUY, Verdict.HOLD, Verdict.SELL, Verdict.STRONG_SELL)
+
+
+def verdict_codes(scores: np.ndarray) -> np.ndarray:
+    """Index into `VERDICTS_BY_CODE` for each score (0 Strong Buy .. 4 Strong Sell), see `verdict_for`."""
+    return np.select(
+        [scores >= STRONG_THRESHOLD, scores >= MILD_THRESHOLD, scores <= -STRONG_THRESHOLD, scores <= -MILD_THRESHOLD],
+        [0, 1, 4, 3],
+        default=2,
+    )
+
+
+VERDICTS_BY_CODE = tuple(verdict.value for verdict in _VERDICT_ORDER)
 
 
 def verdict_for(score: float) -> str:
     """>= 0.6 Strong Buy, >= 0.2 Buy, <= -0.6 Strong Sell, <= -0.2 Sell, else Hold."""
-    if score >= STRONG_THRESHOLD:
-        return Verdict.STRONG_BUY.value
-    if score >= MILD_THRESHOLD:
-        return Verdict.BUY.value
-    if score <= -STRONG_THRESHOLD:
-        return Verdict.STRONG_SELL.value
-    if score <= -MILD_THRESHOLD:
-        return Verdict.SELL.value
-    return Verdict.HOLD.value
+    return VERDICTS_BY_CODE[int(verdict_codes(np.array([score]))[0])]
 
 
 def signal_for(verdict: str) -> str:
@@ -386,3 +409,69 @@ def price_summary(history: PriceHistory) -> dict:
 
 def _json_floats(values: np.ndarray) -> list[float | None]:
     return [round(value, 4) if math.isfinite(value) else None for value in values.tolist()]
+
+
+# The grid arithmetic of `plan_trade` on float arrays, for the backtest's every day at once. The
+# tolerance absorbs binary rounding (1234.55 / 0.05 is 24690.999...), so a value that Decimal sees
+# exactly on a tick or half-tick rounds the same way here; `tests/stocks/test_backtest.py` checks
+# these levels against `plan_trade` on every day of real and demo histories.
+_GRID_TOLERANCE = 1e-7
+_TICK_BANDS = (250.0, 1_000.0, 5_000.0, 10_000.0, 20_000.0)
+_TICK_VALUES = (0.01, 0.05, 0.10, 0.50, 1.00, 5.00)
+
+
+@dataclass(frozen=True)
+class PlanLevels:
+    """Trade levels for many days: arrays of entry, stop, target and position size (shares)."""
+
+    entry: np.ndarray
+    stop_loss: np.ndarray
+    target: np.ndarray
+    position_size: np.ndarray
+    direction: np.ndarray  # +1 long (Buy, Strong Buy, Hold), -1 short (Sell, Strong Sell)
+
+
+def plan_levels(
+    *, entry_prices: np.ndarray, atr_values: np.ndarray, directions: np.ndarray, strategy: Strategy, params: TradeParams
+) -> PlanLevels:
+    """`plan_trade` for arrays of days: same stop %, tick grid, roundings and sizing rules."""
+    stop_percent = _stop_percents(entry_prices, atr_values, strategy)
+    max_position = strategy.max_position_percent if params.max_position_percent is None else params.max_position_percent
+    ticks = _ticks_for(entry_prices)
+    entry = _grid(entry_prices, ticks, "half_up")
+    raw_stop = entry * (1 - directions * stop_percent / 100)
+    stop = np.where(directions == 1, _grid(raw_stop, ticks, "floor"), _grid(raw_stop, ticks, "ceiling"))
+    per_share_risk = np.round(np.abs(entry - stop), 2)
+    reward = np.maximum(ticks, _grid(per_share_risk * (strategy.target_percent / stop_percent), ticks, "half_up"))
+    target = np.round(entry + directions * reward, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_risk = np.floor(params.capital * params.risk_percent / 100 / per_share_risk + _GRID_TOLERANCE)
+        by_max = np.floor(params.capital * max_position / 100 / entry + _GRID_TOLERANCE)
+    size = np.nan_to_num(np.minimum(by_risk, by_max), nan=0.0, posinf=0.0).astype(np.int64)
+    return PlanLevels(entry=entry, stop_loss=stop, target=target, position_size=size, direction=directions)
+
+
+def _stop_percents(entry_prices: np.ndarray, atr_values: np.ndarray, strategy: Strategy) -> np.ndarray:
+    if not strategy.atr_stop:
+        return np.full(len(entry_prices), strategy.stop_loss_percent)
+    atr_percent = atr_values / entry_prices * 100.0
+    return np.minimum(
+        strategy.stop_loss_percent, np.maximum(strategy.atr_stop_min_percent, strategy.atr_multiple * atr_percent)
+    )
+
+
+def _ticks_for(prices: np.ndarray) -> np.ndarray:
+    """`tick_size_for` on an array: each band includes its upper bound."""
+    conditions = [prices < _TICK_BANDS[0]] + [prices <= band for band in _TICK_BANDS[1:]]
+    return np.select(conditions, _TICK_VALUES[:-1], default=_TICK_VALUES[-1])
+
+
+def _grid(values: np.ndarray, ticks: np.ndarray, rounding: str) -> np.ndarray:
+    steps = values / ticks
+    if rounding == "half_up":
+        steps = np.floor(steps + 0.5 + _GRID_TOLERANCE)
+    elif rounding == "floor":
+        steps = np.floor(steps + _GRID_TOLERANCE)
+    else:
+        steps = np.ceil(steps - _GRID_TOLERANCE)
+    return np.round(steps * ticks, 2)

@@ -183,96 +183,172 @@ def _rolling_sum(values: np.ndarray, period: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Votes: last values -> (vote, confidence)
+# Votes: values -> (vote, confidence), element-wise over whole arrays
 # ---------------------------------------------------------------------------------------------
+# Each `votes_*` function takes arrays (one value per day) and returns (votes, confidences) arrays;
+# each `vote_*` function is the same rule on one value. Live analysis reads the last day of these
+# arrays and the backtest (`stocks.backtest`) every day, so both run one code path.
+
+Votes = tuple[np.ndarray, np.ndarray]  # (votes in -1/0/1, confidences in 0..1)
 
 
-def band_vote(value: float, *, buy_below: float, sell_above: float, full_at: float) -> Vote:
+def band_votes(values: np.ndarray, *, buy_below: float, sell_above: float, full_at: float) -> Votes:
     """The band rule shared by the oscillators and Bollinger %B (see the module docstring).
 
     Strictly below `buy_below` buys, strictly above `sell_above` sells; `full_at` is how far
     beyond a threshold the confidence reaches 1.
     """
-    if value < buy_below:
-        return 1, 0.5 + 0.5 * min(1.0, (buy_below - value) / full_at)
-    if value > sell_above:
-        return -1, 0.5 + 0.5 * min(1.0, (value - sell_above) / full_at)
+    values = np.asarray(values, dtype=float)
     half_band = (sell_above - buy_below) / 2
-    nearer = min(value - buy_below, sell_above - value)
-    return 0, 0.5 * min(1.0, nearer / half_band)
+    nearer = np.minimum(values - buy_below, sell_above - values)
+    votes = np.where(values < buy_below, 1, np.where(values > sell_above, -1, 0))
+    confidences = np.where(
+        values < buy_below,
+        0.5 + 0.5 * np.minimum(1.0, (buy_below - values) / full_at),
+        np.where(
+            values > sell_above,
+            0.5 + 0.5 * np.minimum(1.0, (values - sell_above) / full_at),
+            0.5 * np.minimum(1.0, nearer / half_band),
+        ),
+    )
+    return votes, confidences
 
 
-def _sign(value: float) -> int:
-    return (value > 0) - (value < 0)
+def votes_rsi(values: np.ndarray) -> Votes:
+    return band_votes(values, buy_below=30.0, sell_above=70.0, full_at=20.0)
 
 
-def vote_rsi(value: float) -> Vote:
-    return band_vote(value, buy_below=30.0, sell_above=70.0, full_at=20.0)
+def votes_stochastic(percent_k: np.ndarray) -> Votes:
+    return band_votes(percent_k, buy_below=20.0, sell_above=80.0, full_at=20.0)
 
 
-def vote_stochastic(percent_k: float) -> Vote:
-    return band_vote(percent_k, buy_below=20.0, sell_above=80.0, full_at=20.0)
+def votes_cci(values: np.ndarray) -> Votes:
+    return band_votes(values, buy_below=-100.0, sell_above=100.0, full_at=100.0)
 
 
-def vote_cci(value: float) -> Vote:
-    return band_vote(value, buy_below=-100.0, sell_above=100.0, full_at=100.0)
+def votes_williams(percent_r: np.ndarray) -> Votes:
+    return band_votes(percent_r, buy_below=-80.0, sell_above=-20.0, full_at=20.0)
 
 
-def vote_williams(percent_r: float) -> Vote:
-    return band_vote(percent_r, buy_below=-80.0, sell_above=-20.0, full_at=20.0)
-
-
-def vote_bollinger(percent_b: float) -> Vote:
+def votes_bollinger(percent_b: np.ndarray) -> Votes:
     """%B < 0 is a close below the lower band, %B > 1 above the upper band."""
-    return band_vote(percent_b, buy_below=0.0, sell_above=1.0, full_at=0.25)
+    return band_votes(percent_b, buy_below=0.0, sell_above=1.0, full_at=0.25)
 
 
-def vote_macd(hist: float, atr_value: float) -> Vote:
+def votes_macd(hist: np.ndarray, atr_values: np.ndarray) -> Votes:
     """The histogram's sign votes; its size in ATRs is the confidence (half an ATR is full)."""
-    return _sign(hist), _ratio(abs(hist), 0.5 * atr_value)
+    hist = np.asarray(hist, dtype=float)
+    return np.sign(hist).astype(int), _ratios(np.abs(hist), 0.5 * np.asarray(atr_values, dtype=float))
 
 
-def vote_adx(adx_value: float, di_plus: float, di_minus: float) -> Vote:
+def votes_adx(adx_values: np.ndarray, di_plus: np.ndarray, di_minus: np.ndarray) -> Votes:
     """DI+ vs DI- votes; ADX says whether there is a trend at all: <= 10 none (0), >= 40 strong (1)."""
-    return _sign(di_plus - di_minus), min(1.0, max(0.0, (adx_value - 10.0) / 30.0))
+    spread = np.asarray(di_plus, dtype=float) - np.asarray(di_minus, dtype=float)
+    return np.sign(spread).astype(int), np.minimum(1.0, np.maximum(0.0, (np.asarray(adx_values) - 10.0) / 30.0))
 
 
-def vote_ema(ema_fast: float, ema_slow: float) -> Vote:
+def votes_ema(ema_fast: np.ndarray, ema_slow: np.ndarray) -> Votes:
     """EMA50 above EMA200 buys; a 10% gap between them is full confidence."""
-    gap_percent = (ema_fast - ema_slow) / ema_slow * 100.0
-    return _sign(gap_percent), min(1.0, abs(gap_percent) / 10.0)
+    gap_percent = ema_gap_percent(ema_fast, ema_slow)
+    return np.sign(gap_percent).astype(int), np.minimum(1.0, np.abs(gap_percent) / 10.0)
 
 
-def vote_psar(close: float, sar: float, atr_value: float) -> Vote:
+def ema_gap_percent(ema_fast, ema_slow):
+    return (ema_fast - ema_slow) / ema_slow * 100.0
+
+
+def votes_psar(close: np.ndarray, sar: np.ndarray, atr_values: np.ndarray) -> Votes:
     """Close above the SAR buys; three ATRs of distance from the SAR is full confidence."""
-    return _sign(close - sar), _ratio(abs(close - sar), 3.0 * atr_value)
+    distance = np.asarray(close, dtype=float) - np.asarray(sar, dtype=float)
+    return np.sign(distance).astype(int), _ratios(np.abs(distance), 3.0 * np.asarray(atr_values, dtype=float))
 
 
-def vote_atr(atr_percent: float) -> Vote:
+def votes_atr(atr_percent: np.ndarray) -> Votes:
     """ATR never votes. Its confidence grows with volatility (4% of price is full), so in the score's
     denominator a volatile stock's other votes count for less: ATR damps conviction."""
-    return 0, min(1.0, atr_percent / 4.0)
+    atr_percent = np.asarray(atr_percent, dtype=float)
+    return np.zeros(atr_percent.shape, dtype=int), np.minimum(1.0, atr_percent / 4.0)
 
 
-def vote_obv(obv_change: float, price_change: float, window_volume: float) -> Vote:
+def votes_obv(obv_change: np.ndarray, price_change: np.ndarray, window_volume: np.ndarray) -> Votes:
     """OBV confirming price: both up buys, both down sells, disagreement (or no change) is neutral.
 
     Confidence is the share of the window's volume that moved OBV one way: |OBV change| can never
     exceed the volume traded, so it lies in 0..1 without a tuning constant.
     """
-    direction = _sign(obv_change)
-    vote = direction if direction == _sign(price_change) else 0
-    return vote, _ratio(abs(obv_change), window_volume)
+    direction = np.sign(np.asarray(obv_change, dtype=float)).astype(int)
+    votes = np.where(direction == np.sign(np.asarray(price_change, dtype=float)), direction, 0)
+    return votes, _ratios(np.abs(obv_change), np.asarray(window_volume, dtype=float))
+
+
+def votes_cmf(values: np.ndarray) -> Votes:
+    """CMF's sign votes (buying vs selling pressure); 0.25 is full confidence."""
+    values = np.asarray(values, dtype=float)
+    return np.sign(values).astype(int), np.minimum(1.0, np.abs(values) / 0.25)
+
+
+def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
+    """min(1, numerator / denominator), 0 where the denominator is 0 (nothing moved)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominators > 0, np.minimum(1.0, numerators / denominators), 0.0)
+
+
+def _one(votes_function, *values: float) -> Vote:
+    """A `votes_*` rule applied to single values: (int vote, float confidence)."""
+    votes, confidences = votes_function(*(np.asarray([value], dtype=float) for value in values))
+    return int(votes[0]), float(confidences[0])
+
+
+def band_vote(value: float, *, buy_below: float, sell_above: float, full_at: float) -> Vote:
+    return _one(lambda v: band_votes(v, buy_below=buy_below, sell_above=sell_above, full_at=full_at), value)
+
+
+def vote_rsi(value: float) -> Vote:
+    return _one(votes_rsi, value)
+
+
+def vote_stochastic(percent_k: float) -> Vote:
+    return _one(votes_stochastic, percent_k)
+
+
+def vote_cci(value: float) -> Vote:
+    return _one(votes_cci, value)
+
+
+def vote_williams(percent_r: float) -> Vote:
+    return _one(votes_williams, percent_r)
+
+
+def vote_bollinger(percent_b: float) -> Vote:
+    return _one(votes_bollinger, percent_b)
+
+
+def vote_macd(hist: float, atr_value: float) -> Vote:
+    return _one(votes_macd, hist, atr_value)
+
+
+def vote_adx(adx_value: float, di_plus: float, di_minus: float) -> Vote:
+    return _one(votes_adx, adx_value, di_plus, di_minus)
+
+
+def vote_ema(ema_fast: float, ema_slow: float) -> Vote:
+    return _one(votes_ema, ema_fast, ema_slow)
+
+
+def vote_psar(close: float, sar: float, atr_value: float) -> Vote:
+    return _one(votes_psar, close, sar, atr_value)
+
+
+def vote_atr(atr_percent: float) -> Vote:
+    return _one(votes_atr, atr_percent)
+
+
+def vote_obv(obv_change: float, price_change: float, window_volume: float) -> Vote:
+    return _one(votes_obv, obv_change, price_change, window_volume)
 
 
 def vote_cmf(value: float) -> Vote:
-    """CMF's sign votes (buying vs selling pressure); 0.25 is full confidence."""
-    return _sign(value), min(1.0, abs(value) / 0.25)
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """min(1, numerator / denominator), 0 when the denominator is 0 (nothing moved)."""
-    return min(1.0, numerator / denominator) if denominator > 0 else 0.0
+    return _one(votes_cmf, value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,31 +358,133 @@ def _ratio(numerator: float, denominator: float) -> float:
 _VERBS = {1: "buy", 0: "no vote", -1: "sell"}
 
 
+def compute_series(history: PriceHistory) -> dict[str, np.ndarray]:
+    """Every value the votes read, one array per name, one element per bar (NaN while undefined).
+
+    Each element depends only on the bars up to its own day (TA-Lib's recursions run forwards, the
+    windows trail), so element t is what live analysis of the first t + 1 bars would read. The
+    degenerate cases of the module docstring are applied element-wise.
+    """
+    high, low, close, volume = history.high, history.low, history.close, history.volume
+    series = {"close": close, "atr": atr(high, low, close)}
+    series["macd"], series["macd_signal"], series["macd_hist"] = macd(close)
+    series["adx"], series["di_plus"], series["di_minus"] = adx(high, low, close)
+    series["ema50"], series["ema200"] = ema(close, EMA_FAST), ema(close, EMA_SLOW)
+    series["sar"] = psar(high, low)
+    # TA-Lib answers 0 when nothing ever moved; textbook RSI is undefined there, so read it as neutral.
+    never_moved = np.minimum.accumulate(close) == np.maximum.accumulate(close)
+    series["rsi"] = np.where(never_moved, 50.0, rsi(close))
+    # A slow %K reads the raw %K of the last 3 windows of 14 bars; TA-Lib says 0 when they had no range.
+    slow_k, slow_d = stochastic(high, low, close)
+    flat_k = _no_range_series(high, low, STOCH_K + STOCH_SLOW_K - 1)
+    series["stoch_k"], series["stoch_d"] = np.where(flat_k, 50.0, slow_k), np.where(flat_k, 50.0, slow_d)
+    series["cci"] = cci(high, low, close)
+    # TA-Lib says 0 (overbought) when the window had no range: neutral instead.
+    series["williams_r"] = np.where(_no_range_series(high, low, WILLIAMS_PERIOD), -50.0, williams_r(high, low, close))
+    upper, middle, lower = bollinger(close)
+    width = upper - lower
+    with np.errstate(divide="ignore", invalid="ignore"):
+        series["percent_b"] = np.where(width > 0, (close - lower) / width, np.where(np.isnan(width), np.nan, 0.5))
+    series["bb_upper"], series["bb_middle"], series["bb_lower"] = upper, middle, lower
+    series["obv"] = obv(close, volume)
+    series["obv_change"] = _change(series["obv"], OBV_WINDOW)
+    series["price_change"] = _change(close, OBV_WINDOW)
+    series["window_volume"] = _rolling_sum(volume, OBV_WINDOW)
+    series["cmf"] = cmf(high, low, close, volume)
+    return series
+
+
+def _no_range_series(high: np.ndarray, low: np.ndarray, bars: int) -> np.ndarray:
+    """True where the trailing `bars` bars (fewer at the start) had no price range at all."""
+    highest = talib.MAX(high, timeperiod=bars)
+    lowest = talib.MIN(low, timeperiod=bars)
+    head = min(bars - 1, len(high))
+    highest[:head] = np.maximum.accumulate(high[:head])
+    lowest[:head] = np.minimum.accumulate(low[:head])
+    return highest == lowest
+
+
+def _change(values: np.ndarray, bars: int) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    out[bars:] = values[bars:] - values[:-bars]
+    return out
+
+
+# The values each indicator's reading must have defined on a day (else that day has no verdict).
+REQUIRED_SERIES = {
+    "macd": ("macd", "macd_signal", "macd_hist"),
+    "adx": ("adx", "di_plus", "di_minus"),
+    "ema": ("ema50", "ema200"),
+    "psar": ("sar",),
+    "rsi": ("rsi",),
+    "stochastic": ("stoch_k", "stoch_d"),
+    "cci": ("cci",),
+    "williams": ("williams_r",),
+    "bollinger": ("bb_upper", "bb_middle", "bb_lower"),
+    "atr": ("atr",),
+    "obv": ("obv",),
+    "cmf": ("cmf",),
+}
+
+
+def compute_vote_table(series: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(votes, confidences), each of shape (12 indicators in INDICATOR_NAMES order, days).
+
+    Confidences are rounded to 4 places, the precision readings store and the score reads.
+    """
+    atr_values, close = series["atr"], series["close"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pairs = (
+            votes_macd(series["macd_hist"], atr_values),
+            votes_adx(series["adx"], series["di_plus"], series["di_minus"]),
+            votes_ema(series["ema50"], series["ema200"]),
+            votes_psar(close, series["sar"], atr_values),
+            votes_rsi(series["rsi"]),
+            votes_stochastic(series["stoch_k"]),
+            votes_cci(series["cci"]),
+            votes_williams(series["williams_r"]),
+            votes_bollinger(series["percent_b"]),
+            votes_atr(atr_values / close * 100.0),
+            votes_obv(series["obv_change"], series["price_change"], series["window_volume"]),
+            votes_cmf(series["cmf"]),
+        )
+    votes = np.stack([pair[0] for pair in pairs])
+    confidences = np.round(np.stack([pair[1] for pair in pairs]), 4)
+    return votes, confidences
+
+
+def defined_days(series: dict[str, np.ndarray]) -> np.ndarray:
+    """True on each day where every value a reading needs is a finite number and MIN_BARS bars exist."""
+    ok = np.ones(len(series["close"]), dtype=bool)
+    for names in REQUIRED_SERIES.values():
+        for name in names:
+            ok &= np.isfinite(series[name])
+    ok[: MIN_BARS - 1] = False
+    return ok
+
+
 def compute_readings(history: PriceHistory) -> list[dict]:
     """One reading per indicator, in `INDICATOR_NAMES` order, from the last bar of `history`.
 
-    Raises MarketDataError(permanent=True) with fewer than MIN_BARS bars, or when an indicator's
-    last value is not a finite number (never analysed silently).
+    The votes and confidences are the last column of `compute_vote_table`, the one the backtest
+    reads for every day. Raises MarketDataError(permanent=True) with fewer than MIN_BARS bars, or
+    when an indicator's last value is not a finite number (never analysed silently).
     """
     require_bars(history)
-    high, low, close, volume = history.high, history.low, history.close, history.volume
-    atr_series = atr(high, low, close)
-    atr_value = _last(atr_series, "atr", history)
-    last_close = float(close[-1])
-    readings = [
-        _macd_reading(close, atr_value, history),
-        _adx_reading(high, low, close, history),
-        _ema_reading(close, history),
-        _psar_reading(high, low, last_close, atr_value, history),
-        _rsi_reading(close, history),
-        _stochastic_reading(high, low, close, history),
-        _cci_reading(high, low, close, history),
-        _williams_reading(high, low, close, history),
-        _bollinger_reading(close, history),
-        _atr_reading(atr_value, last_close),
-        _obv_reading(close, volume, history),
-        _cmf_reading(high, low, close, volume, history),
-    ]
+    series = compute_series(history)
+    for name, names in REQUIRED_SERIES.items():
+        for series_name in names:
+            _last(series[series_name], name, history)
+    votes, confidences = compute_vote_table({key: values[-1:] for key, values in series.items()})
+    last = {key: float(values[-1]) for key, values in series.items()}
+    builders = (
+        _macd_reading, _adx_reading, _ema_reading, _psar_reading, _rsi_reading, _stochastic_reading,
+        _cci_reading, _williams_reading, _bollinger_reading, _atr_reading, _obv_reading, _cmf_reading,
+    )  # fmt: skip
+    readings = []
+    for index, builder in enumerate(builders):
+        vote = (int(votes[index, 0]), float(confidences[index, 0]))
+        readings.append(builder(last, vote, series))
     return readings
 
 
@@ -332,7 +510,7 @@ def _reading(name: str, value: float, vote: Vote, rule: str, details: dict) -> d
         "category": CATEGORIES[name],
         "value": _round(value),
         "vote": vote[0],
-        "confidence": round(vote[1], 4),
+        "confidence": vote[1],
         "rule": f"{rule} -> {_VERBS[vote[0]]}",
         "details": details,
     }
@@ -342,34 +520,33 @@ def _round(value: float) -> float:
     return round(float(value), 4)
 
 
-def _macd_reading(close, atr_value, history) -> dict:
-    line, signal, hist = (_last(series, "macd", history) for series in macd(close))
+def _macd_reading(last: dict, vote: Vote, series: dict) -> dict:
+    line, signal, hist = last["macd"], last["macd_signal"], last["macd_hist"]
     rule = f"buy when the MACD histogram > 0, sell when < 0; histogram {hist:.4f}"
     details = {"macd": _round(line), "signal": _round(signal), "hist": _round(hist)}
-    return _reading("macd", hist, vote_macd(hist, atr_value), rule, details)
+    return _reading("macd", hist, vote, rule, details)
 
 
-def _adx_reading(high, low, close, history) -> dict:
-    adx_value, di_plus, di_minus = (_last(series, "adx", history) for series in adx(high, low, close))
+def _adx_reading(last: dict, vote: Vote, series: dict) -> dict:
+    adx_value, di_plus, di_minus = last["adx"], last["di_plus"], last["di_minus"]
     rule = (
         f"buy when DI+ > DI-, sell when DI- > DI+, confidence from ADX strength; "
         f"DI+ {di_plus:.2f}, DI- {di_minus:.2f}, ADX {adx_value:.2f}"
     )
     details = {"adx": _round(adx_value), "di_plus": _round(di_plus), "di_minus": _round(di_minus)}
-    return _reading("adx", adx_value, vote_adx(adx_value, di_plus, di_minus), rule, details)
+    return _reading("adx", adx_value, vote, rule, details)
 
 
-def _ema_reading(close, history) -> dict:
-    fast_series, slow_series = ema(close, EMA_FAST), ema(close, EMA_SLOW)
-    fast, slow = _last(fast_series, "ema50", history), _last(slow_series, "ema200", history)
-    gap_percent = (fast - slow) / slow * 100.0
+def _ema_reading(last: dict, vote: Vote, series: dict) -> dict:
+    fast, slow = last["ema50"], last["ema200"]
+    gap_percent = ema_gap_percent(fast, slow)
     rule = f"buy when EMA50 > EMA200, sell when below; EMA50 {fast:.2f}, EMA200 {slow:.2f} ({gap_percent:+.2f}%)"
     details = {
         "ema50": _round(fast),
         "ema200": _round(slow),
-        "bars_since_cross": _bars_since_cross(fast_series - slow_series),
+        "bars_since_cross": _bars_since_cross(series["ema50"] - series["ema200"]),
     }
-    return _reading("ema", gap_percent, vote_ema(fast, slow), rule, details)
+    return _reading("ema", gap_percent, vote, rule, details)
 
 
 def _bars_since_cross(gap: np.ndarray) -> int | None:
@@ -379,56 +556,41 @@ def _bars_since_cross(gap: np.ndarray) -> int | None:
     return int(len(signs) - 1 - (changes[-1] + 1)) if len(changes) else None
 
 
-def _psar_reading(high, low, last_close, atr_value, history) -> dict:
-    sar = _last(psar(high, low), "psar", history)
+def _psar_reading(last: dict, vote: Vote, series: dict) -> dict:
+    sar, last_close = last["sar"], last["close"]
     rule = f"buy when close > SAR, sell when close < SAR; close {last_close:.2f}, SAR {sar:.2f}"
     details = {"sar": _round(sar), "close": _round(last_close)}
-    return _reading("psar", sar, vote_psar(last_close, sar, atr_value), rule, details)
+    return _reading("psar", sar, vote, rule, details)
 
 
-def _rsi_reading(close, history) -> dict:
-    # TA-Lib answers 0 when nothing ever moved; textbook RSI is undefined there, so read it as neutral.
-    value = 50.0 if close.min() == close.max() else _last(rsi(close), "rsi", history)
+def _rsi_reading(last: dict, vote: Vote, series: dict) -> dict:
+    value = last["rsi"]
     rule = f"buy when RSI(14) < 30, sell when > 70; RSI {value:.2f}"
-    return _reading("rsi", value, vote_rsi(value), rule, {"rsi": _round(value)})
+    return _reading("rsi", value, vote, rule, {"rsi": _round(value)})
 
 
-def _stochastic_reading(high, low, close, history) -> dict:
-    slow_k, slow_d = stochastic(high, low, close)
-    # The last %K reads the raw %K of the last 3 windows of 14 bars; TA-Lib says 0 when they had no range.
-    lookback = STOCH_K + STOCH_SLOW_K - 1
-    if _no_range(high, low, lookback):
-        k, d = 50.0, 50.0
-    else:
-        k, d = _last(slow_k, "stochastic", history), _last(slow_d, "stochastic", history)
+def _stochastic_reading(last: dict, vote: Vote, series: dict) -> dict:
+    k, d = last["stoch_k"], last["stoch_d"]
     rule = f"buy when %K(14,3,3) < 20, sell when > 80; %K {k:.2f}, %D {d:.2f}"
-    return _reading("stochastic", k, vote_stochastic(k), rule, {"k": _round(k), "d": _round(d)})
+    return _reading("stochastic", k, vote, rule, {"k": _round(k), "d": _round(d)})
 
 
-def _cci_reading(high, low, close, history) -> dict:
-    value = _last(cci(high, low, close), "cci", history)
+def _cci_reading(last: dict, vote: Vote, series: dict) -> dict:
+    value = last["cci"]
     rule = f"buy when CCI(20) < -100, sell when > 100; CCI {value:.2f}"
-    return _reading("cci", value, vote_cci(value), rule, {"cci": _round(value)})
+    return _reading("cci", value, vote, rule, {"cci": _round(value)})
 
 
-def _williams_reading(high, low, close, history) -> dict:
-    if _no_range(high, low, WILLIAMS_PERIOD):
-        value = -50.0  # TA-Lib says 0 (overbought) when the window had no range: neutral instead
-    else:
-        value = _last(williams_r(high, low, close), "williams", history)
+def _williams_reading(last: dict, vote: Vote, series: dict) -> dict:
+    value = last["williams_r"]
     rule = f"buy when Williams %R(14) < -80, sell when > -20; %R {value:.2f}"
-    return _reading("williams", value, vote_williams(value), rule, {"williams_r": _round(value)})
+    return _reading("williams", value, vote, rule, {"williams_r": _round(value)})
 
 
-def _no_range(high: np.ndarray, low: np.ndarray, bars: int) -> bool:
-    return bool(high[-bars:].max() == low[-bars:].min())
-
-
-def _bollinger_reading(close, history) -> dict:
-    upper, middle, lower = (_last(series, "bollinger", history) for series in bollinger(close))
-    last_close = float(close[-1])
+def _bollinger_reading(last: dict, vote: Vote, series: dict) -> dict:
+    upper, middle, lower = last["bb_upper"], last["bb_middle"], last["bb_lower"]
+    last_close, percent_b = last["close"], last["percent_b"]
     width = upper - lower
-    percent_b = (last_close - lower) / width if width > 0 else 0.5
     rule = (
         f"buy when close < lower band, sell when close > upper band (20, 2); "
         f"close {last_close:.2f}, bands {lower:.2f}..{upper:.2f}, %B {percent_b:.2f}"
@@ -440,31 +602,28 @@ def _bollinger_reading(close, history) -> dict:
         "percent_b": _round(percent_b),
         "bandwidth": _round(width / middle) if middle else 0.0,
     }
-    return _reading("bollinger", percent_b, vote_bollinger(percent_b), rule, details)
+    return _reading("bollinger", percent_b, vote, rule, details)
 
 
-def _atr_reading(atr_value: float, last_close: float) -> dict:
-    atr_percent = atr_value / last_close * 100.0
+def _atr_reading(last: dict, vote: Vote, series: dict) -> dict:
+    atr_value = last["atr"]
+    atr_percent = atr_value / last["close"] * 100.0
     rule = f"ATR(14) never votes; it sets stops and damps conviction when volatile; ATR {atr_percent:.2f}% of close"
     details = {"atr": _round(atr_value), "atr_percent": _round(atr_percent)}
-    return _reading("atr", atr_value, vote_atr(atr_percent), rule, details)
+    return _reading("atr", atr_value, vote, rule, details)
 
 
-def _obv_reading(close, volume, history) -> dict:
-    obv_series = obv(close, volume)
-    last = _last(obv_series, "obv", history)
-    obv_change = last - float(obv_series[-1 - OBV_WINDOW])
-    price_change = float(close[-1] - close[-1 - OBV_WINDOW])
-    window_volume = float(volume[-OBV_WINDOW:].sum())
+def _obv_reading(last: dict, vote: Vote, series: dict) -> dict:
+    obv_change, price_change = last["obv_change"], last["price_change"]
     rule = (
         f"buy when OBV and close both rose over {OBV_WINDOW} bars, sell when both fell, else no vote; "
         f"OBV change {obv_change:+.0f}, close change {price_change:+.2f}"
     )
-    details = {"obv": _round(last), "obv_change": _round(obv_change), "price_change": _round(price_change)}
-    return _reading("obv", last, vote_obv(obv_change, price_change, window_volume), rule, details)
+    details = {"obv": _round(last["obv"]), "obv_change": _round(obv_change), "price_change": _round(price_change)}
+    return _reading("obv", last["obv"], vote, rule, details)
 
 
-def _cmf_reading(high, low, close, volume, history) -> dict:
-    value = _last(cmf(high, low, close, volume), "cmf", history)
+def _cmf_reading(last: dict, vote: Vote, series: dict) -> dict:
+    value = last["cmf"]
     rule = f"buy when CMF(20) > 0, sell when < 0; CMF {value:.4f}"
-    return _reading("cmf", value, vote_cmf(value), rule, {"cmf": _round(value)})
+    return _reading("cmf", value, vote, rule, {"cmf": _round(value)})

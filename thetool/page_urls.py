@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from alerts import pages as alert_pages
+from backtests import pages as backtest_pages
 from jobs import pages as job_pages
 from stocks import pages as stock_pages
 
@@ -20,4 +21,8 @@ urlpatterns = [
     path("jobs/<str:job_id>/results.csv", job_pages.export_csv, name="job-export-csv"),
     path("jobs/<str:job_id>/results.xlsx", job_pages.export_xlsx, name="job-export-xlsx"),
     path("", include("watchlists.page_urls")),
+    path("backtests/run/", backtest_pages.run_universe_backtest, name="backtest-run"),
+    path("backtests/<str:job_id>/", backtest_pages.backtest_detail, name="backtest-detail"),
+    path("backtests/<str:job_id>/results.csv", backtest_pages.export_csv, name="backtest-export-csv"),
+    path("backtests/<str:job_id>/results.xlsx", backtest_pages.export_xlsx, name="backtest-export-xlsx"),
 ]

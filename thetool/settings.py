@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "accounts",
     "alerts",
     "watchlists",
+    "backtests",
 ]
 
 MIDDLEWARE = [
@@ -333,6 +334,8 @@ THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 # A job of more symbols is split into chunks of this size, one task each, so every worker helps.
 THETOOL_JOB_CHUNK_SIZE = env_int("THETOOL_JOB_CHUNK_SIZE", 100, minimum=1)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
+# A backtest bucket with fewer completed trades than this is labelled "too few signals".
+THETOOL_BACKTEST_MIN_SIGNALS = env_int("THETOOL_BACKTEST_MIN_SIGNALS", 30, minimum=1)
 # How long an Idempotency-Key is remembered (and its first answer replayed), seconds.
 THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS = env_int("THETOOL_IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600, minimum=60)
 # Result retention (stocks.retention, run daily by a django-q2 schedule and by `manage.py thin_results`):

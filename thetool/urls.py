@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Job routes first: /api/stocks/analyze-all-stocks must not be read as a stock symbol.
     path("api/", include("jobs.urls")),
+    path("api/", include("backtests.urls")),
     path("api/", include("stocks.urls")),
     path("api/", include("alerts.urls")),
     path("api/", include("watchlists.urls")),

@@ -6,10 +6,12 @@ admin's own rule). The world: alice ("user") requested a running job; bob is "ot
 """
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import URLResolver, get_resolver
 
+from jobs.models import AnalysisJob, JobKind, JobStatus
 from watchlists.services import create_saved_screen, create_watchlist, schedule_scan
 
 # Expected status per role: (anonymous with open access, anonymous without, user, other, staff).
@@ -47,6 +49,8 @@ EXPECTED = {
     "api/watchlists/<int:watchlist_id>/": SIGNED_IN_READ,
     "api/watchlists/<int:watchlist_id>/analyze": ("POST", {"strategy_id": 1}, (401, 401, 201, 403, 403)),
     "api/changes/": READ,
+    "api/backtests/": ("POST", {"symbols": ["RELIANCE.NS"]}, (201, 401, 201, 201, 201)),
+    "api/backtests/<str:job_id>/": READ,
     # Accounts
     "accounts/login/": ("GET", None, (200, 200, 302, 302, 302)),
     "accounts/logout/": ("POST", None, (302, 302, 302, 302, 302)),
@@ -88,19 +92,38 @@ EXPECTED = {
     "scans/<int:scan_id>/delete/": ("POST", None, (302, 302, 302, 404, 404)),
     "changes/": PAGE,
     "changes.csv": PAGE,
+    "backtests/run/": ("POST", None, (302, 302, 302, 302, 302)),
+    "backtests/<str:job_id>/": PAGE,
+    "backtests/<str:job_id>/results.csv": PAGE,
+    "backtests/<str:job_id>/results.xlsx": PAGE,
 }
 ROLES = ["anonymous", "user", "other", "staff"]
+
+
 # Under /admin/ the admin's own rule: only staff get in; everyone else is sent to its sign-in page.
 ADMIN_PUBLIC = {"admin:login", "admin:logout"}
 
 
 @pytest.fixture
 def world(world):
-    """The accounts world plus alice's watchlist (RELIANCE), saved screen and scheduled scan."""
+    """The accounts world plus alice's watchlist (RELIANCE), saved screen and scheduled scan, and a
+    finished backtest job, for the routes that need them."""
     watchlist = create_watchlist(owner=world["user"], name="Mine", symbols=["RELIANCE"])
     screen = create_saved_screen(owner=world["user"], name="Buys", query="verdict=Buy")
     scan = schedule_scan(owner=world["user"], name="Daily", watchlist=watchlist)
-    return {**world, "watchlist": watchlist, "screen": screen, "scan": scan}
+    backtest = AnalysisJob.objects.create(
+        analysis_key="b" * 64,
+        kind=JobKind.BACKTEST,
+        status=JobStatus.COMPLETED,
+        symbols=["TCS.NS"],
+        total=1,
+        capital=Decimal("100000"),
+        risk_percent=Decimal("2"),
+        data_source="demo",
+        parameters={"max_holding": 20, "costs": {}},
+        requested_by="api:alice",
+    )
+    return {**world, "watchlist": watchlist, "screen": screen, "scan": scan, "backtest": backtest}
 
 
 def _walk(patterns, prefix="", namespace=None):
@@ -125,8 +148,10 @@ def discovered_urls() -> list[tuple[str | None, str]]:
 
 
 def _concrete(route: str, world) -> str:
+    # Backtest routes answer for backtest jobs only (another kind of job is a 404 there).
+    job = world["backtest"] if "backtests/" in route else world["job"]
     values = {
-        "job_id": str(world["job"].pk),
+        "job_id": str(job.pk),
         "pk": str(world["job"].pk),
         "symbol": "RELIANCE.NS",
         "strategy_id": "1",
