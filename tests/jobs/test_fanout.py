@@ -314,7 +314,7 @@ def test_results_are_inserted_as_plain_values_on_postgresql_not_as_unnest_arrays
     )
     with CaptureQueriesContext(connection) as queries:
         assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes)
-    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
-    assert len(inserts) == 1 and "UNNEST" not in inserts[0] and "ON CONFLICT DO NOTHING" in inserts[0]
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "stocks_analysisresult"')]
+    assert len(inserts) == 1 and "UNNEST" not in inserts[0] and "VALUES" in inserts[0]
     stored_row = AnalysisResult.objects.get(job=job, symbol=SYMBOLS[0])
     assert stored_row.indicators and stored_row.provenance["source"] == "demo" and stored_row.created_at
