@@ -226,7 +226,7 @@ def stock_detail(request, symbol: str):
         "stock": stock,
         "result": result,
         "strategy": strategies.STRATEGIES.get(result.strategy_id) if result else None,
-        "position_size": services.resize_position(result=result, capital=form["capital"]) if result else None,
+        "sizing": services.replan_for_capital(result=result, capital=form["capital"]) if result else None,
         "history": selectors.result_history(stock.yahoo_symbol, limit=50),
         "chart": chart,
         "price": price,

@@ -316,11 +316,18 @@ def _source_label(source: str) -> str:
 
 
 def resize_position(*, result: AnalysisResult, capital: Decimal) -> int | None:
-    """The share count `result`'s trade plan gives for `capital`, by the engine's own rule (plan_trade).
+    """The share count `result`'s trade plan gives for `capital` (see replan_for_capital)."""
+    plan = replan_for_capital(result=result, capital=capital)
+    return plan.position_size if plan else None
 
-    Entry, stop and target do not depend on capital; only the share count does. None when the
-    result cannot be re-planned (a failure, old provenance without the parameters, or a capital out
-    of bounds), so a page shows "—" rather than a wrong number.
+
+def replan_for_capital(*, result: AnalysisResult, capital: Decimal) -> engine.TradePlan | None:
+    """`result`'s trade plan for another capital, by the engine's own rule (plan_trade): the size,
+    both limits (shares by risk, shares by max position) and which one bound it.
+
+    Entry, stop and target do not depend on capital; only the sizing does. None when the result
+    cannot be re-planned (a failure, old provenance without the parameters, or a capital out of
+    bounds), so a page shows "—" rather than a wrong number.
     """
     if result.entry is None or not result.verdict:
         return None
@@ -342,7 +349,7 @@ def resize_position(*, result: AnalysisResult, capital: Decimal) -> int | None:
     except (InvalidTradeParameters, market_data.MarketDataError, ValueError, TypeError, KeyError) as exc:
         logger.info("Cannot re-size %s for capital %s: %s", result.symbol, capital, exc)
         return None
-    return plan.position_size
+    return plan
 
 
 def refresh_quotes(*, symbols: list[str] | None = None) -> int:

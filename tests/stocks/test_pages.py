@@ -331,6 +331,20 @@ def test_position_size_follows_the_chosen_capital(client, universe):
     assert "2,000 shares" in html
 
 
+def test_the_stock_page_shows_both_size_limits_and_which_one_bound(client, universe):
+    make_result(
+        "RELIANCE.NS",
+        provenance={"source": "demo", "risk_percent": 2.0, "max_position_percent": 20.0},
+    )
+    # At 100,000: risk allows 1,000 shares, the 20% cap 200 shares, so the cap binds.
+    html = client.get("/stocks/RELIANCE/").content.decode()
+    limits = html[html.index('id="sizing-limits"') :]
+    limits = limits[: limits.index("</p>")]
+    assert "risk 1,000 shares" in limits and "max position 200 shares" in limits
+    assert '<span class="binding">max position 200 shares' in limits
+    assert "The max-position cap bound the size" in limits
+
+
 def test_position_size_is_unknown_for_capital_out_of_bounds():
     result = make_result("RELIANCE.NS")
     assert resize_position(result=result, capital=Decimal("5")) is None
