@@ -14,8 +14,18 @@ class BacktestRequestSerializer(serializers.Serializer):
     symbols = serializers.ListField(
         child=SymbolField(max_length=40),
         allow_empty=True,
+        required=False,
         max_length=settings.THETOOL_MAX_SYMBOLS_PER_JOB,
-        help_text="Yahoo or bare NSE symbols (RELIANCE.NS, TCS); [] means every active stock.",
+        help_text="Yahoo or bare NSE symbols (RELIANCE.NS, TCS); [] means every active stock. "
+        "Exactly one of `symbols` and `watchlist`.",
+    )
+    watchlist = StrictIntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="A watchlist id (/api/watchlists/): backtest its stocks. Exactly one of `symbols` and "
+        "`watchlist`; sign-in required (any signed-in user may read a list); 404 for an unknown list, "
+        "400 `empty_watchlist` for a list with no stocks.",
     )
     strategy_id = StrictIntegerField(required=False, default=1, help_text="1-5, see /api/strategies/")
     start_date = serializers.DateField(required=False, allow_null=True, default=None, help_text="First signal day")
@@ -46,6 +56,11 @@ class BacktestRequestSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
         return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if ("symbols" in attrs) == ("watchlist" in attrs):
+            raise serializers.ValidationError({"non_field_errors": ["Give exactly one of `symbols` and `watchlist`."]})
+        return attrs
 
 
 class BacktestJobSerializer(serializers.Serializer):

@@ -220,7 +220,7 @@ def test_the_backtest_command_prints_the_table(capsys):
     assert "Costs: brokerage 0.03%" in out
 
 
-def test_symbols_are_required_and_an_empty_list_means_every_active_stock(api):
+def test_symbols_or_a_watchlist_is_required_and_an_empty_list_means_every_active_stock(api):
     assert_error(api.post(URL, {"strategy_id": 1}, format="json"), 400)
     clear_universe()
     make_stock("RELIANCE")
@@ -239,3 +239,61 @@ def test_the_command_says_when_real_bars_are_too_few_to_score_any_day(shared_dat
 def test_the_job_page_of_a_backtest_links_to_its_table(client):
     job, _ = backtest_services.request_backtest_job(symbols=SYMBOLS)
     assert f"/backtests/{job.pk}/" in client.get(f"/jobs/{job.pk}/").content.decode()
+
+
+@pytest.fixture
+def watchlist_of_alice():
+    from django.contrib.auth import get_user_model
+
+    from watchlists.services import create_watchlist
+
+    clear_universe()
+    for symbol in ("RELIANCE", "TCS", "INFY"):
+        make_stock(symbol)
+    User = get_user_model()
+    alice, bob = User.objects.create_user("alice"), User.objects.create_user("bob")
+    return {"alice": alice, "bob": bob, "list": create_watchlist(owner=alice, name="IT", symbols=["TCS", "INFY"])}
+
+
+def test_a_watchlist_is_backtested_by_any_signed_in_user(api, watchlist_of_alice):
+    api.force_authenticate(watchlist_of_alice["bob"])  # not the owner: reading a list is open to signed-in users
+    response = api.post(URL, {"watchlist": watchlist_of_alice["list"].pk, "strategy_id": 3}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["kind"], body["symbols"], body["strategy_id"]) == ("backtest", ["INFY.NS", "TCS.NS"], 3)
+    again = api.post(URL, {"symbols": ["TCS", "INFY"], "strategy_id": 3}, format="json")
+    assert again.status_code == 200 and again.json()["job_id"] == body["job_id"]  # the same backtest
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"symbols": SYMBOLS, "watchlist": 1},
+        {"strategy_id": 1},
+        {"watchlist": "1"},
+        {"watchlist": 0},
+        {"watchlist": True},
+        {"watchlist": None},
+    ],
+    ids=["both", "neither", "string", "zero", "bool", "null"],
+)
+def test_exactly_one_of_symbols_and_a_watchlist_id_else_a_400(api, watchlist_of_alice, body):
+    api.force_authenticate(watchlist_of_alice["alice"])
+    assert_error(api.post(URL, body, format="json"), 400)
+    assert AnalysisJob.objects.count() == 0
+
+
+def test_an_unknown_watchlist_is_a_404_an_empty_one_a_400_and_signed_out_a_401(api, watchlist_of_alice, settings):
+    from watchlists.services import create_watchlist
+
+    settings.THETOOL_OPEN_ACCESS = True
+    assert_error(api.post(URL, {"watchlist": watchlist_of_alice["list"].pk}, format="json"), 401)
+    api.force_authenticate(watchlist_of_alice["alice"])
+    response = api.post(URL, {"watchlist": watchlist_of_alice["list"].pk + 1000}, format="json")
+    assert_error(response, 404)
+    assert response.json()["error"]["code"] == "watchlist_not_found"
+    empty = create_watchlist(owner=watchlist_of_alice["alice"], name="Empty", symbols=[])
+    response = api.post(URL, {"watchlist": empty.pk}, format="json")
+    assert_error(response, 400)
+    assert response.json()["error"]["code"] == "empty_watchlist"
+    assert AnalysisJob.objects.count() == 0
