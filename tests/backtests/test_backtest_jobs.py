@@ -292,6 +292,7 @@ def test_an_unknown_watchlist_is_a_404_an_empty_one_a_400_and_signed_out_a_401(a
     response = api.post(URL, {"watchlist": watchlist_of_alice["list"].pk + 1000}, format="json")
     assert_error(response, 404)
     assert response.json()["error"]["code"] == "watchlist_not_found"
+    assert_error(api.post(URL, {"watchlist": 2**63 - 1}, format="json"), 404)  # past the id column's range
     empty = create_watchlist(owner=watchlist_of_alice["alice"], name="Empty", symbols=[])
     response = api.post(URL, {"watchlist": empty.pk}, format="json")
     assert_error(response, 400)
