@@ -1,9 +1,11 @@
 """Benchmark: the All-stocks screener's server time for each filter on 2,192 stocks (target < 100 ms).
 
 Builds a throw-away database with 2,192 stocks, `--results` analyses per stock (spread over the five
-strategies, with the twelve indicator readings a real result stores), a price line per stock and a
-500-stock index, then requests `/` through Django's test client with each filter and reports the
-median and worst of `--repeat` requests (the whole view: query, paging, template).
+strategies, with the twelve indicator readings a real result stores, written by
+`stocks.services.record_results` as jobs write them: typed screener columns and LatestResult
+pointers), a price line per stock and a 500-stock index, then requests `/` through Django's test
+client with each filter and reports the median and worst of `--repeat` requests (the whole view:
+query, paging, template) and the number of SQL queries of one request.
 
 Usage: .venv/bin/python bench/bench_screener.py [--results 5] [--repeat 15]
 SQLite in a temporary directory by default; set BENCH_DATABASE_URL=postgres://... for PostgreSQL
@@ -54,7 +56,10 @@ def readings(rng: random.Random, names) -> list[dict]:
         "psar": close * 0.97, "rsi": rng.uniform(5, 95), "bollinger": rng.uniform(-0.3, 1.3),
         "cmf": rng.uniform(-0.4, 0.4),
     }  # fmt: skip
-    details = {"ema": {"ema50": round(ema50, 2), "ema200": round(ema200, 2)}, "psar": {"close": round(close, 2)}}
+    details = {
+        "ema": {"ema50": round(ema50, 2), "ema200": round(ema200, 2)}, "psar": {"close": round(close, 2)},
+        "macd": {"hist": round(values["macd"], 4)}, "bollinger": {"percent_b": round(values["bollinger"], 4)},
+    }  # fmt: skip
     return [
         {"name": n, "category": "x", "value": round(values.get(n, rng.uniform(-1, 1)), 4), "vote": 0,
          "confidence": 0.5, "rule": f"{n} rule text of a realistic length -> no vote", "details": details.get(n, {})}
@@ -67,6 +72,7 @@ def build(results_per_stock: int) -> None:
 
     from stocks.indicators import INDICATOR_NAMES
     from stocks.models import AnalysisResult, IndexMembership, Stock, StockQuote
+    from stocks.services import record_results
 
     rng = random.Random(7)
     Stock.objects.all().delete()
@@ -90,7 +96,11 @@ def build(results_per_stock: int) -> None:
                     capital=Decimal("100000.00"), indicators=readings(rng, INDICATOR_NAMES), data_source="demo",
                 )
             )  # fmt: skip
-    AnalysisResult.objects.bulk_create(rows, batch_size=500)
+    # As the jobs store them: typed screener columns (set from the readings) and the LatestResult pointers.
+    for start in range(0, len(rows), 500):
+        record_results(results=rows[start : start + 500])
+    assert not AnalysisResult.objects.filter(rsi__isnull=True).exists(), "typed columns not filled"
+    assert not AnalysisResult.objects.filter(macd_hist__isnull=True).exists(), "typed columns not filled"
     StockQuote.objects.bulk_create(
         StockQuote(
             symbol=s.yahoo_symbol, as_of=now.date(), last_close=100.0, change_percent=rng.uniform(-5, 5),
@@ -101,7 +111,17 @@ def build(results_per_stock: int) -> None:
     )  # fmt: skip
 
 
-def measure(client, params: dict, repeat: int) -> tuple[float, float, int]:
+def measure(client, params: dict, repeat: int) -> tuple[float, float, int, int]:
+    from django.db import connection
+
+    queries = []  # counted by a wrapper: the request_started signal resets connection.queries
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        client.get("/", params)
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -109,7 +129,7 @@ def measure(client, params: dict, repeat: int) -> tuple[float, float, int]:
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.status_code
     shown = re.search(r'id="stock-count">([\d,]+)', response.content.decode())
-    return statistics.median(times), max(times), int(shown.group(1).replace(",", ""))
+    return statistics.median(times), max(times), int(shown.group(1).replace(",", "")), len(queries)
 
 
 def main() -> None:
@@ -147,10 +167,12 @@ def main() -> None:
     client = Client()
     client.get("/")  # warm-up: templates, first query plans
     print(f"\n{platform.platform()}, Python {platform.python_version()}, {connection.vendor}, nproc {os.cpu_count()}\n")
-    print("| Filter | Matches | Median ms | Worst ms |\n|---|---|---|---|")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print("| Filter | Matches | Median ms | Worst ms | Queries |\n|---|---|---|---|---|")
     for name, params in FILTERS.items():
-        median, worst, count = measure(client, params, args.repeat)
-        print(f"| {name} | {count:,} | {median:.1f} | {worst:.1f} |", flush=True)
+        median, worst, count, queries = measure(client, params, args.repeat)
+        print(f"| {name} | {count:,} | {median:.1f} | {worst:.1f} | {queries} |", flush=True)
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

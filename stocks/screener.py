@@ -173,12 +173,12 @@ def apply_filters(stocks: QuerySet[Stock], *, filters: ScreenFilters, strategy_i
     if filters.industry:
         stocks = stocks.filter(industry=filters.industry)
     if _needs_results(filters):
-        # Test only the latest results (found first, by the indexed correlated subquery), not every
-        # stored result of the strategy: the indicator values are read from JSON, which costs per row.
-        # The matching symbols are read once here, so the paginator's COUNT and the page's SELECT
-        # do not both repeat that work.
+        # Test only the latest results (LatestResult's pointers), not every stored result of the
+        # strategy, on the typed columns. The matching symbols are read once here, so the
+        # paginator's COUNT and the page's SELECT do not both repeat that work.
         latest = indicator_values_query(strategy_id=strategy_id).filter(pk__in=stocks.values("latest_result_id"))
-        passing = latest.filter(_result_conditions(filters)).values_list("symbol", flat=True)
+        # No ORDER BY: a set of symbols needs no sort (the model's default ordering would add one).
+        passing = latest.filter(_result_conditions(filters)).order_by().values_list("symbol", flat=True)
         stocks = stocks.filter(yahoo_symbol__in=list(passing))
     return stocks
 

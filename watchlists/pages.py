@@ -8,7 +8,7 @@ redirect with a message; the work is done by watchlists.services.
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
 from django import forms
 from django.contrib import messages
@@ -17,6 +17,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -71,21 +72,66 @@ def watchlist_list(request):
     return render(request, "watchlists/watchlist_list.html", context)
 
 
+# The watchlist page's periods: "what changed" over the last day (default), week or month, or since a moment.
+WATCHLIST_PERIODS = {
+    "1d": ("1 day", timedelta(days=1)),
+    "1w": ("1 week", timedelta(weeks=1)),
+    "1m": ("1 month", timedelta(days=30)),
+}
+DEFAULT_PERIOD = "1d"
+
+
+def _strategy_from(request):
+    """`?strategy=1..5` (Balanced when missing or unknown)."""
+    raw = request.GET.get("strategy", "")
+    strategy_id = int(raw) if raw.isdigit() else 1
+    return strategies.STRATEGIES.get(strategy_id) or strategies.STRATEGIES[1]
+
+
+def _period_from(request, *, now: datetime) -> tuple[str, datetime]:
+    """(`period` key or "" for a custom `since`, the moment changes are counted from).
+
+    `?since=<ISO 8601 date or time>` wins over `?period=1d|1w|1m`; an unreadable or future `since`
+    falls back to the period (1 day by default).
+    """
+    raw_since = request.GET.get("since", "").strip()
+    if raw_since:
+        try:
+            since = parse_datetime(raw_since)
+            if since is None and (day := parse_date(raw_since)) is not None:
+                since = datetime.combine(day, time.min)
+        except ValueError:  # well-formed but impossible, e.g. 2026-02-30
+            since = None
+        if since is not None:
+            if timezone.is_naive(since):
+                since = timezone.make_aware(since)
+            if since <= now:
+                return "", since
+    period = request.GET.get("period", DEFAULT_PERIOD)
+    if period not in WATCHLIST_PERIODS:
+        period = DEFAULT_PERIOD
+    return period, now - WATCHLIST_PERIODS[period][1]
+
+
 @login_required
 @require_GET
 def watchlist_detail(request, watchlist_id):
     watchlist = _watchlist_or_404(watchlist_id)
     symbols = selectors.watchlist_symbols(watchlist=watchlist)
-    strategy_id = 1
-    since = selectors.default_since(now=timezone.now())
-    changes = {c.symbol: c for c in selectors.changes_between(since=since, strategy_id=strategy_id, symbols=symbols)}
-    histories = selectors.score_histories(symbols=symbols, strategy_id=strategy_id)
+    strategy = _strategy_from(request)
+    period, since = _period_from(request, now=timezone.now())
+    changes = {c.symbol: c for c in selectors.changes_between(since=since, strategy_id=strategy.id, symbols=symbols)}
+    histories = selectors.score_histories(symbols=symbols, strategy_id=strategy.id)
     rows = [{"symbol": s, "change": changes.get(s), "sparkline": sparkline.svg(histories.get(s, []))} for s in symbols]
     context = {
         "watchlist": watchlist,
         "rows": rows,
         "is_owner": watchlist.owner_id == request.user.pk,
         "strategies": list(strategies.STRATEGIES.values()),
+        "strategy": strategy,
+        "period": period,
+        "periods": [{"key": key, "label": label} for key, (label, _) in WATCHLIST_PERIODS.items()],
+        "since": since,
     }
     return render(request, "watchlists/watchlist_detail.html", context)
 

@@ -1,8 +1,13 @@
 """The daily-loop pages: sign-in required, forms that redirect with a message, read-only for others."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from jobs.models import AnalysisJob
+from stocks.strategies import STRATEGIES
+from tests.factories import make_result
 from watchlists.models import SavedScreen, ScheduledScan, Watchlist
 from watchlists.services import create_saved_screen, create_watchlist
 
@@ -87,3 +92,56 @@ def test_the_all_stocks_page_offers_add_to_watchlist_and_save_screen_when_signed
     create_saved_screen(owner=people["alice"], name="x", query="")
     html = alice.get("/").content.decode()
     assert 'id="watchlist-add-form"' in html and "Save screen" in html
+
+
+def _cells(page: str, symbol: str) -> str:
+    """The text of the row whose first cell links to `symbol`."""
+    row = page.split(f">{symbol}</a>", 1)[1]
+    return row.split("</tr>", 1)[0]
+
+
+def test_the_watchlist_page_shows_the_chosen_strategy_and_period(alice, people, universe):
+    now = timezone.now()
+    watchlist = create_watchlist(owner=people["alice"], name="A", symbols=["TCS"])
+    make_result("TCS.NS", verdict="Sell", score=-0.3, strategy_id=3, created_at=now - timedelta(days=5))
+    make_result("TCS.NS", verdict="Strong Buy", score=0.7, strategy_id=3, created_at=now - timedelta(hours=1))
+    make_result("TCS.NS", verdict="Hold", score=0.0, strategy_id=1, created_at=now - timedelta(hours=1))
+    url = f"/watchlists/{watchlist.pk}/"
+
+    default = alice.get(url).content.decode()
+    assert 'id="watchlist-strategy">Balanced<' in default and "over the last 1 day" in default
+    assert "Hold" in _cells(default, "TCS") and "Strong Buy" not in _cells(default, "TCS")
+
+    # Strategy 3 over the last day: the Sell of 5 days ago is the verdict before.
+    day = alice.get(url, {"strategy": 3}).content.decode()
+    assert "<td>Strong Buy</td><td>Sell</td>" in _cells(day, "TCS")
+    assert 'href="?strategy=3&amp;period=1w"' in day  # period links keep the strategy
+    assert f'href="?strategy=3" aria-current="true">{STRATEGIES[3].name}</a>' in day and 'href="?strategy=2">' in day
+    assert '<option value="3" selected>' in day  # Analyze defaults to the strategy shown
+
+    # Over a week both results are inside the window: the newest counts, with nothing before it.
+    week = alice.get(url, {"strategy": 3, "period": "1w"}).content.decode()
+    assert "over the last 1 week" in week and "<td>Strong Buy</td><td>—</td>" in _cells(week, "TCS")
+    assert 'href="?strategy=1&amp;period=1w"' in week  # strategy tabs keep the period
+
+    # Since a date: between the two results the Sell is before again; the form shows the date.
+    since_day = (now - timedelta(days=2)).date().isoformat()
+    custom = alice.get(url, {"strategy": 3, "since": since_day}).content.decode()
+    assert "<td>Strong Buy</td><td>Sell</td>" in _cells(custom, "TCS") and f'value="{since_day}"' in custom
+    assert "over the last" not in custom and "since " in custom
+    early = alice.get(url, {"strategy": 3, "since": (now - timedelta(days=10)).isoformat()}).content.decode()
+    assert "<td>Strong Buy</td><td>—</td>" in _cells(early, "TCS")
+
+
+def test_the_watchlist_page_ignores_a_bad_strategy_or_period(alice, people, universe):
+    watchlist = create_watchlist(owner=people["alice"], name="A", symbols=["TCS"])
+    for params in (
+        {"strategy": "9"},
+        {"strategy": "x", "period": "5y"},
+        {"since": "2026-02-30"},
+        {"since": "3000-01-01"},
+    ):
+        page = alice.get(f"/watchlists/{watchlist.pk}/", params)
+        assert page.status_code == 200
+        text = page.content.decode()
+        assert 'id="watchlist-strategy">Balanced<' in text and "over the last 1 day" in text
