@@ -111,6 +111,13 @@ class PlainNumberField(serializers.Field):
         return int(value) if value == int(value) else float(value)
 
 
+class BlankAsNullCharField(serializers.CharField):
+    """A text column stored blank when it does not apply, answered as null (not "")."""
+
+    def to_representation(self, value):
+        return value or None
+
+
 class SymbolErrorSerializer(serializers.Serializer):
     symbol = serializers.CharField()
     error = serializers.CharField()
@@ -128,6 +135,12 @@ class ResultRowSerializer(serializers.Serializer):
     target = PlainNumberField()
     risk_reward = serializers.FloatField()
     position_size = serializers.IntegerField()
+    # Both sizing limits and which one bound the size (null on results stored before they existed).
+    shares_by_risk = serializers.IntegerField(allow_null=True, help_text="capital x risk % / per-share risk")
+    shares_by_max_position = serializers.IntegerField(allow_null=True, help_text="capital x max position % / entry")
+    size_limited_by = BlankAsNullCharField(allow_null=True, help_text="risk or max_position: the lower limit")
+    risk_amount = PlainNumberField(allow_null=True, help_text="INR lost at the stop")
+    risk_taken_percent = serializers.FloatField(allow_null=True, help_text="risk_amount as % of capital")
     data_source = serializers.CharField()
 
 

@@ -134,6 +134,11 @@ def test_status_of_a_finished_job_lists_errors_and_results(api):
         target=104,
         risk_reward=2.0,
         position_size=200,
+        shares_by_risk=1000,
+        shares_by_max_position=200,
+        size_limited_by="max_position",
+        risk_amount=400,
+        risk_taken_percent=0.4,
         data_source="demo",
     )
     AnalysisResult.objects.create(job=job, symbol="BAD.NS", strategy_id=1, capital=100000, error="no data returned")
@@ -143,8 +148,12 @@ def test_status_of_a_finished_job_lists_errors_and_results(api):
     assert body["errors"] == [{"symbol": "BAD.NS", "error": "no data returned"}]
     assert [r["symbol"] for r in body["results"]] == ["TCS.NS"]
     assert body["results"][0]["verdict"] == "Buy" and body["results"][0]["entry"] == 100
+    sizing = {k: body["results"][0][k] for k in ("shares_by_risk", "shares_by_max_position", "size_limited_by")}
+    assert sizing == {"shares_by_risk": 1000, "shares_by_max_position": 200, "size_limited_by": "max_position"}
+    assert (body["results"][0]["risk_amount"], body["results"][0]["risk_taken_percent"]) == (400, 0.4)
     listed = api.get(body["results_url"]).json()
     assert listed["count"] == 2
+    assert {r["symbol"]: r["size_limited_by"] for r in listed["results"]} == {"TCS.NS": "max_position", "BAD.NS": None}
 
 
 def test_status_of_an_unknown_job_is_404_and_of_a_malformed_id_400(api):
