@@ -35,6 +35,18 @@ def assert_each_symbol_stored_once(job) -> None:
     assert not JobChunk.objects.filter(job=job).exclude(status=ChunkStatus.DONE).exists()
 
 
+def completion_logged(job, cluster) -> str:
+    """The cluster's log once it has the job's completion line: the worker logs it just after the
+    UPDATE that the test saw commit, so reading the log at once can miss it."""
+    wait_for(
+        lambda: f"Job {job.pk} completed:" in cluster.log(),
+        timeout=15,
+        interval=0.1,
+        message=lambda: f"the completion log line\n{cluster.log()[-3000:]}",
+    )
+    return cluster.log()
+
+
 def test_both_workers_process_chunks_of_one_job_and_the_status_is_decided_once():
     job, _ = services.request_analysis_job(symbols=MANY)
     with running_cluster("fanout-two-workers", **TWO_WORKERS) as cluster:
@@ -45,7 +57,7 @@ def test_both_workers_process_chunks_of_one_job_and_the_status_is_decided_once()
             message=lambda: f"the job to complete\n{cluster.log()[-3000:]}",
         )
         workers = {str(pid) for pid in cluster_processes(root=cluster.process.pid)}
-        log = cluster.log()
+        log = completion_logged(job, cluster)
     assert_each_symbol_stored_once(job)
     chunks = JobChunk.objects.filter(job=job)
     assert chunks.count() == 22
@@ -75,7 +87,7 @@ def test_sigkill_mid_fanout_then_restart_resumes_only_the_missing_symbols():
             interval=0.5,
             message=lambda: f"the reaper to recover the chunks\n{cluster.log()[-3000:]}",
         )
-        log = cluster.log()
+        log = completion_logged(job, cluster)
     assert_each_symbol_stored_once(job)
     assert "Re-queued stale chunk" in log
     assert "already stored)" in log
