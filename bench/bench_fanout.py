@@ -1,6 +1,6 @@
 """Benchmark: one large job fanned out over 1 and 2 django-q2 workers, and where a chunk's time goes.
 
-Run: .venv/bin/python bench/bench_fanout.py [--db sqlite|postgres|both] [--symbols 2192] [--record]
+Run: .venv/bin/python bench/bench_fanout.py [--db sqlite|postgres|both] [--symbols 2192] [--repeat 3] [--record]
 
 For each database it creates a fresh one (SQLite: a temporary file; PostgreSQL: a per-run
 `thetool_bench_fanout_<pid>_<random>` at 127.0.0.1:5432, created and dropped again by this script; no other
@@ -14,8 +14,11 @@ and for 1 and then 2 workers, one job of N symbols (default 2,192) is created th
 run_worker` starts with THETOOL_Q_WORKERS=1 or 2, and the job's own timestamps give the throughput:
 symbols / (finished_at - started_at) (the cluster's start-up is not counted). Same run, same database.
 
-Then a profile (cProfile, in this process) of one chunk's work, 200 symbols, per source: fetching bars,
-the analysis, building result rows, inserting them (`jobs.execution.store_results`) and progress.
+Each configuration runs --repeat times (1 and 2 workers alternating) and the medians are compared.
+
+Then a profile (cProfile, in this process) of a fanned-out job of 200 symbols whose chunks run one after
+another, per source: fetching bars, the analysis, building result rows and their INSERT statements (before
+the transaction), and what runs inside the write transaction (the INSERT, LatestResult upsert, progress).
 
 --record writes the results into bench/RESULTS.md, section "## Fan-out: one job on every worker".
 Only 127.0.0.1 is contacted; the cluster is stopped by signalling its main process.
@@ -27,6 +30,7 @@ import os
 import platform
 import pstats
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +67,7 @@ def create_database(kind: str) -> tuple[str, callable]:
     return f"postgres://postgres@127.0.0.1:5432/{name}", drop
 
 
-def run_one_database(kind: str, symbols: int) -> str:
+def run_one_database(kind: str, symbols: int, repeat: int) -> str:
     """Runs in a child process (Django is configured once per process, for one database)."""
     url, drop = create_database(kind)
     env = {
@@ -80,7 +84,7 @@ def run_one_database(kind: str, symbols: int) -> str:
         import django
 
         django.setup()
-        return measure(kind, url, symbols)
+        return measure(kind, url, symbols, repeat)
     finally:
         from django.db import connections
 
@@ -89,12 +93,16 @@ def run_one_database(kind: str, symbols: int) -> str:
 
 
 def fill_price_cache(universe: list[str]) -> None:
-    from stocks.market_data.cache import utc_today, write_cache
+    """Bars for every symbol under the key a job reads: the last completed NSE session."""
+    from django.utils import timezone
+
+    from stocks.market_data.cache import final_session, write_cache
     from stocks.market_data.sources import demo_history
 
+    session = final_session(timezone.now())
     for start in range(0, len(universe), 500):
         batch = universe[start : start + 500]
-        write_cache({s: demo_history(s) for s in batch}, day=utc_today(), refresh=False)
+        write_cache({s: demo_history(s) for s in batch}, day=session, refresh=False)
 
 
 def cluster_cpu_seconds(root: int) -> float:
@@ -107,6 +115,32 @@ def cluster_cpu_seconds(root: int) -> float:
         if fields:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _spin(count: int) -> int:
+    total = 0
+    for i in range(count):
+        total += i * i
+    return total
+
+
+def cpu_ceiling(*, count: int = 5_000_000) -> float:
+    """What this machine gives 2 processes against 1 right now: pure-Python CPU work, throughput ratio.
+
+    The ceiling for 2 workers on it (a shared VM's second CPU is not always a whole CPU).
+    """
+    import multiprocessing
+
+    def wall(processes: int) -> float:
+        started = time.perf_counter()
+        children = [multiprocessing.Process(target=_spin, args=(count,)) for _ in range(processes)]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+        return time.perf_counter() - started
+
+    return 2 * wall(1) / wall(2)
 
 
 def run_job(*, url: str, universe: list[str], source: str, workers: int, capital: int) -> dict:
@@ -167,22 +201,33 @@ def run_job(*, url: str, universe: list[str], source: str, workers: int, capital
 
 
 def profile_chunk(*, universe: list[str], source: str) -> list[tuple[str, float]]:
-    """Where one chunk's time goes, in seconds of this process, by stage (cumulative times from cProfile)."""
+    """Where a fanned-out job's time goes, in seconds of this process, by stage (cProfile, cumulative).
+
+    The worker's own path, in one process: claim the job, fan it out into chunks, then claim and
+    run each chunk (`execute_chunk`); the chunks are not handed to a broker.
+    """
+    from unittest import mock
+
     from jobs import execution, services
-    from jobs.models import AnalysisJob
+    from jobs.models import AnalysisJob, JobChunk
 
     symbols = universe[:PROFILE_SYMBOLS]
     job, _ = services.request_analysis_job(symbols=symbols, capital=777_000 + len(source))
     data_source = "yfinance" if source == "cached" else "demo"
     AnalysisJob.objects.filter(pk=job.pk).update(data_source=data_source)
-    job.refresh_from_db()
     attempt = execution.claim_job(job_id=job.pk)
+    with mock.patch.object(execution, "enqueue_chunk"):
+        execution.fan_out_job(job_id=job.pk, attempt=attempt)
+    indexes = list(JobChunk.objects.filter(job=job).order_by("index").values_list("index", flat=True))
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    execution.execute_job(job_id=job.pk, attempt=attempt)
+    for index in indexes:
+        execution.execute_chunk(job_id=job.pk, index=index, attempt=execution.claim_chunk(job_id=job.pk, index=index))
     profiler.disable()
     total = time.perf_counter() - started
+    job.refresh_from_db()
+    assert job.status == "completed", (job.status, job.status_reason)
     stats = pstats.Stats(profiler)
     stages = {
         "fetch bars (`fetch_histories`)": ("sources.py", "fetch_histories"),
@@ -190,27 +235,30 @@ def profile_chunk(*, universe: list[str], source: str) -> list[tuple[str, float]
         "  of which price-cache read + JSON decode (`read_cache`)": ("cache.py", "read_cache"),
         "analysis (`stocks.analysis.analyze`)": ("analysis.py", "analyze"),
         "result rows (`build_result`)": ("services.py", "build_result"),
-        "insert results (`store_results`)": ("execution.py", "store_results"),
-        "progress count + update (`record_batch` minus insert)": ("execution.py", "record_batch"),
+        "INSERT statements built, before the lock (`prepare_results`)": ("services.py", "prepare_results"),
+        "in the write transaction (`record_chunk_batch` minus the two above)": ("execution.py", "record_chunk_batch"),
+        "  of which results INSERT + LatestResult upsert (`record_results`)": ("services.py", "record_results"),
     }
     found = {}
     for label, (filename, function) in stages.items():
         found[label] = sum(
             stat[3] for (path, _line, name), stat in stats.stats.items() if path.endswith(filename) and name == function
         )
-    record = "progress count + update (`record_batch` minus insert)"
-    found[record] -= found["insert results (`store_results`)"]
+    locked = "in the write transaction (`record_chunk_batch` minus the two above)"
+    found[locked] -= (
+        found["result rows (`build_result`)"] + found["INSERT statements built, before the lock (`prepare_results`)"]
+    )
     psycopg_quote = sum(
         stat[2] for (path, _line, _name), stat in stats.stats.items() if "psycopg" in path and "types" in path
     )
     rows = [(label, seconds) for label, seconds in found.items()]
     if psycopg_quote:
         rows.append(("  psycopg type adaptation (own time in psycopg/types)", psycopg_quote))
-    rows.append(("whole chunk (wall)", total))
+    rows.append(("whole job, all chunks (wall)", total))
     return rows
 
 
-def measure(kind: str, url: str, symbols: int) -> str:
+def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
     import django
     import numpy
     from django.conf import settings
@@ -225,25 +273,45 @@ def measure(kind: str, url: str, symbols: int) -> str:
         f"{symbols:,} symbols ({-(-symbols // settings.THETOOL_JOB_CHUNK_SIZE)} chunks); "
         f"price cache filled in {fill_seconds:.1f} s. Django {django.get_version()}, numpy {numpy.__version__}.",
         "",
-        "| Source | Workers | Job seconds | Symbols/s | Speed-up | Chunks | Processes that took chunks "
-        "| Worker CPU ms/symbol (all cluster processes, incl. start-up) | Load average before |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Each configuration ran {repeat} times, 1 and 2 workers alternating; the speed-up is the ratio of the "
+        "median throughputs. The ceiling is the throughput of 2 processes spinning on pure-Python arithmetic "
+        "over 1, measured before each pair of runs: what this (shared, virtual) machine gave 2 CPUs then.",
+        "",
+        "| Source | Workers | Job seconds (each run) | Median symbols/s | Speed-up | Chunks | Processes that took "
+        "chunks | Worker CPU ms/symbol (median; all cluster processes, incl. start-up) | Load average before "
+        "| Machine's 2-process CPU ceiling (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     capital = 100_000
     for source in ("demo", "cached"):
-        base = None
+        runs: dict[int, list[dict]] = {1: [], 2: []}
+        ceilings = []
+        for _ in range(repeat):
+            ceilings.append(cpu_ceiling())
+            for workers in (1, 2):
+                capital += 1  # a distinct analysis each time (no duplicate of the previous job)
+                result = run_job(url=url, universe=universe, source=source, workers=workers, capital=capital)
+                assert result["stored"] == symbols, result
+                runs[workers].append(result)
+                print(f"{source} {workers} worker(s): {result['seconds']:.2f} s", flush=True)
+        base = statistics.median(r["rate"] for r in runs[1])
         for workers in (1, 2):
-            capital += 1  # a distinct analysis each time (no duplicate of the previous job)
-            result = run_job(url=url, universe=universe, source=source, workers=workers, capital=capital)
-            assert result["stored"] == symbols, result
-            base = base or result["rate"]
+            done = runs[workers]
+            rate = statistics.median(r["rate"] for r in done)
+            seconds = ", ".join(f"{r['seconds']:.2f}" for r in done)
             lines.append(
-                f"| {source} | {workers} | {result['seconds']:.2f} | {result['rate']:,.0f} | "
-                f"{result['rate'] / base:.2f}x | {result['chunks']} | {result['claimers']} | "
-                f"{result['cpu_ms']:.2f} | {result['load']:.1f} |"
+                f"| {source} | {workers} | {seconds} | {rate:,.0f} | "
+                f"{rate / base:.2f}x | {done[0]['chunks']} | {max(r['claimers'] for r in done)} | "
+                f"{statistics.median(r['cpu_ms'] for r in done):.2f} | {max(r['load'] for r in done):.1f} "
+                f"| {statistics.median(ceilings):.2f}x |"
             )
             print(lines[-1], flush=True)
-    lines += ["", f"Profile of one job of {PROFILE_SYMBOLS} symbols in one process (cProfile, cumulative seconds):", ""]
+    lines += [
+        "",
+        f"Profile of one fanned-out job of {PROFILE_SYMBOLS} symbols, its chunks run one after another in one "
+        "process (cProfile, cumulative seconds):",
+        "",
+    ]
     lines += ["| Stage | demo | cached |", "|---|---|---|"]
     demo = profile_chunk(universe=universe, source="demo")
     cached = dict(profile_chunk(universe=universe, source="cached"))
@@ -275,11 +343,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--symbols", type=int, default=2192)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration (median reported)")
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print("@@RESULT@@\n" + run_one_database(args.db, args.symbols))
+        print("@@RESULT@@\n" + run_one_database(args.db, args.symbols, args.repeat))
         return
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     sections = [
@@ -290,7 +359,17 @@ def main() -> None:
     ]
     for kind in kinds:
         child = subprocess.run(
-            [sys.executable, __file__, "--db", kind, "--symbols", str(args.symbols), "--child"],
+            [
+                sys.executable,
+                __file__,
+                "--db",
+                kind,
+                "--symbols",
+                str(args.symbols),
+                "--repeat",
+                str(args.repeat),
+                "--child",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -38,7 +38,7 @@ from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat
 from jobs.services import enqueue_chunk, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
-from stocks.services import analyze_symbols, build_result, record_results
+from stocks.services import analyze_symbols, build_result, prepare_results, record_results
 
 logger = logging.getLogger("jobs")
 
@@ -124,16 +124,13 @@ def _beating_with(beat_once: Callable[[], bool], *, name: str, attempt: int):
 
 def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
     """Store one batch of results and the job's progress in one transaction, if this attempt still owns the job."""
-    results = [
-        build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job, source=job.data_source)
-        for o in outcomes
-    ]
+    prepared = _prepare(job, outcomes)
     with transaction.atomic():
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return False
         # The (job, symbol) constraint makes a re-delivered batch a no-op instead of a duplicate;
         # record_results also moves each stock's LatestResult pointer in this same transaction.
-        record_results(results=results, ignore_conflicts=True)
+        record_results(results=prepared, ignore_conflicts=True)
         counts = AnalysisResult.objects.filter(job_id=job.pk).aggregate(
             done=Count("id"), ok=Count("id", filter=Q(error=""))
         )
@@ -143,6 +140,16 @@ def record_batch(*, job: AnalysisJob, attempt: int, outcomes) -> bool:
             heartbeat_at=timezone.now(),
         )
     return True
+
+
+def _prepare(job: AnalysisJob, outcomes):
+    """Result rows and their INSERT statements, built before the transaction (SQLite's write lock is shared)."""
+    return prepare_results(
+        [
+            build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job, source=job.data_source)
+            for o in outcomes
+        ]
+    )
 
 
 def execute_job(*, job_id, attempt: int) -> str:
@@ -328,28 +335,23 @@ def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
 def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) -> bool:
     """Store one batch of a chunk and add it to the job's progress in one transaction, if still ours.
 
-    Progress is added with F() increments of exactly the rows this batch inserted (counted inside
-    the transaction), so it never runs ahead of what is stored. The job's row is only touched by
+    Progress is added with F() increments of exactly the rows this batch inserted (all of them on a
+    first delivery; on a re-delivery, those not already stored), so it never runs ahead of what is
+    stored. The rows' INSERT statements are built before the transaction. The job's row is only touched by
     that last UPDATE, conditional on the job still processing: chunks of one job insert in
     parallel (on PostgreSQL) and queue only for that short update, and a batch that meets a
     cancelled job is rolled back, so nothing more is written after a cancel.
     """
-    results = [
-        build_result(o, strategy_id=job.strategy_id, capital=job.capital, job=job, source=job.data_source)
-        for o in outcomes
-    ]
-    stored = AnalysisResult.objects.filter(job_id=job.pk, symbol__in=[r.symbol for r in results])
+    prepared = _prepare(job, outcomes)
     with transaction.atomic():
         # Locks the chunk: a new attempt claiming it waits for this batch, then sees it stored.
         if not _fenced_chunk(job.pk, index, attempt).select_for_update().exists():
             return False
-        before = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
-        record_results(results=results, ignore_conflicts=True)
-        after = stored.aggregate(done=Count("id"), ok=Count("id", filter=Q(error="")))
+        recorded = record_results(results=prepared, ignore_conflicts=True)
         now = timezone.now()
         progressed = AnalysisJob.objects.filter(pk=job.pk, status=JobStatus.PROCESSING).update(
-            completed=F("completed") + (after["done"] - before["done"]),
-            successful=F("successful") + (after["ok"] - before["ok"]),
+            completed=F("completed") + recorded.new,
+            successful=F("successful") + recorded.new_ok,
             heartbeat_at=now,
         )
         if not progressed:  # cancelled, failed or retired meanwhile: this batch is not kept

@@ -18,10 +18,9 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models import Max
-from django.db.models.sql import InsertQuery
-from django.db.models.sql.compiler import SQLInsertCompiler
 from django.utils import timezone
 
 from stocks import analysis as engine
@@ -160,77 +159,155 @@ def analyze_and_store(
         build_result(outcome, strategy_id=strategy_id, capital=params.capital, source=effective_source)
         for outcome in outcomes
     ]
+    prepared = prepare_results(results)
     with transaction.atomic():
-        return record_results(results=results)
+        return record_results(results=prepared).rows
 
 
-def record_results(*, results: list[AnalysisResult], ignore_conflicts: bool = False) -> list[AnalysisResult]:
+@dataclass(frozen=True)
+class PreparedResults:
+    """Results with their INSERT statements already built: every value adapted, ids to come.
+
+    Building the statements (each row's ~35 values through Django's field preparation) is most of
+    an insert's cost. `prepare_results` does it before the transaction, so SQLite's write lock,
+    which every worker shares, is held only while the statements run (bench/RESULTS.md, "Fan-out").
+    """
+
+    results: list[AnalysisResult]
+    statements: list[tuple[str, tuple, list[AnalysisResult]]]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `record_results` stored: every row (with its id) and how many of them are new."""
+
+    rows: list[AnalysisResult]
+    new: int
+    new_ok: int  # new rows without an error
+
+
+# Rows per INSERT on PostgreSQL: ~35 columns each, far under its 65,535 parameters. SQLite's
+# backend lowers it to what its 999 parameters allow.
+RESULT_INSERT_ROWS = 500
+
+
+def prepare_results(results: list[AnalysisResult]) -> PreparedResults:
+    """Build the multi-row INSERT ... RETURNING statements for `results`, outside any transaction.
+
+    Each value goes through its field's own `pre_save` and `get_db_prep_save`, as Django's insert
+    compiler does, without the compiler's per-value plumbing for expressions (results hold plain
+    values), which cost as much as the preparation itself on a job's ~35 columns x 2,192 rows.
+
+    On PostgreSQL this is also not Django 5.2's bulk_create form (INSERT ... SELECT FROM UNNEST of
+    one array per column), where psycopg's client-side binding quotes every array element with a
+    Python regex: measured as 58% of a batch's insert and a third of a whole job with the verbose
+    JSON columns (bench/RESULTS.md, "Fan-out"). The plain multi-row VALUES form quotes each value
+    with libpq's C escaping; RETURNING gives the ids.
+    """
+    # The connection itself, not the `connection` proxy: preparing ~35 values a row asks for it each time.
+    db = connections[connection.alias]
+    meta = AnalysisResult._meta
+    fields = _insert_fields()
+    quote = db.ops.quote_name
+    head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    returning, returning_params = db.ops.return_insert_columns([meta.pk])
+    size = max(1, min(RESULT_INSERT_ROWS, db.ops.bulk_batch_size(fields, results)))
+    row = [_placeholder(field, db) for field in fields]
+    statements = []
+    for start in range(0, len(results), size):
+        batch = results[start : start + size]
+        params = [
+            field.get_db_prep_save(field.pre_save(obj, add=True), connection=db) for obj in batch for field in fields
+        ]
+        sql = f"{head}{db.ops.bulk_insert_sql(fields, [row] * len(batch))} {returning}"
+        statements.append((sql, (*params, *returning_params), batch))
+    return PreparedResults(results=list(results), statements=statements)
+
+
+def _insert_fields() -> list:
+    """The columns an INSERT of a result writes: every concrete field but the id."""
+    meta = AnalysisResult._meta
+    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
+    custom = [f.name for f in fields if hasattr(f, "get_placeholder") and not isinstance(f, models.BinaryField)]
+    if custom:  # a field with its own SQL per value would need Django's insert compiler
+        raise ImproperlyConfigured(f"AnalysisResult fields with custom placeholders: {custom}")
+    return fields
+
+
+def _placeholder(field, db) -> str:
+    # BinaryField's is the backend's binary_placeholder_sql (MySQL's "_binary %s"; "%s" elsewhere); never null here.
+    return field.get_placeholder(b"", None, db) if hasattr(field, "get_placeholder") else "%s"
+
+
+def record_results(*, results: list[AnalysisResult] | PreparedResults, ignore_conflicts: bool = False) -> Recorded:
     """Insert `results` and point each stock's LatestResult at them, in one transaction.
 
     The only way results are written, so "the latest result" can never disagree with the results
     table. `ignore_conflicts` makes a re-delivered job batch a no-op (the (job, symbol)
     constraint); the rows it skipped are read back so the pointer still goes to what is stored.
-    Returns the stored rows.
+    Pass `prepare_results(...)` to build the statements before taking a lock.
     """
+    prepared = results if isinstance(results, PreparedResults) else prepare_results(results)
+    rows = prepared.results
     with transaction.atomic():
         try:
-            # The usual case, a first delivery: one INSERT ... RETURNING gives every id.
+            # The usual case, a first delivery: one INSERT ... RETURNING per statement gives every id.
             with transaction.atomic():
-                insert_results(results=results)
-            stored = results
+                _execute_prepared(prepared)
+            recorded = Recorded(rows=rows, new=len(rows), new_ok=sum(1 for r in rows if not r.error))
         except IntegrityError:
             if not ignore_conflicts:
                 raise
-            stored = _insert_ignoring_conflicts(results)
-        point_latest_results(results=stored)
-    return stored
+            recorded = _insert_ignoring_conflicts(rows)
+        point_latest_results(results=recorded.rows)
+    return recorded
 
 
-# Rows per INSERT on PostgreSQL: ~30 columns each, far under its 65,535 parameters.
-RESULT_INSERT_ROWS = 500
-
-
-def insert_results(*, results: list[AnalysisResult]) -> None:
-    """INSERT the results and set their ids.
-
-    On PostgreSQL, Django 5.2's bulk_create sends each column as one array (INSERT ... SELECT FROM
-    UNNEST(...)), and psycopg's client-side binding quotes every element of those arrays with a
-    Python regex: measured as 58% of a batch's insert and a third of a whole job with the verbose
-    JSON columns (bench/RESULTS.md, "Fan-out"). The plain multi-row VALUES form of Django's generic
-    insert compiler quotes each value with libpq's C escaping instead; RETURNING gives the ids.
-    """
-    if not results:
-        return
-    if connection.vendor != "postgresql":
-        AnalysisResult.objects.bulk_create(results)
-        return
-    meta = AnalysisResult._meta
-    fields = [f for f in meta.concrete_fields if f is not meta.auto_field]
-    for start in range(0, len(results), RESULT_INSERT_ROWS):
-        batch = results[start : start + RESULT_INSERT_ROWS]
-        query = InsertQuery(AnalysisResult)
-        query.insert_values(fields, batch)
-        # The generic compiler, not PostgreSQL's (whose only change is the UNNEST form).
-        rows = SQLInsertCompiler(query, connection, connection.alias).execute_sql(returning_fields=[meta.pk])
-        for result, (pk,) in zip(batch, rows, strict=True):
+def _execute_prepared(prepared: PreparedResults) -> None:
+    ids = []
+    with connection.cursor() as cursor:
+        for sql, params, batch in prepared.statements:
+            cursor.execute(sql, params)
+            returned = cursor.fetchall()
+            if len(returned) != len(batch):  # never expected: RETURNING gives one row per VALUES row
+                raise IntegrityError(f"INSERT returned {len(returned)} ids for {len(batch)} results")
+            ids.append(returned)
+    # Only once every statement ran: a failed batch leaves the results unsaved for the retry.
+    for (_sql, _params, batch), returned in zip(prepared.statements, ids, strict=True):
+        for result, (pk, *_rest) in zip(batch, returned, strict=True):
             result.pk = pk
             result._state.adding = False
             result._state.db = connection.alias
 
 
-def _insert_ignoring_conflicts(results: list[AnalysisResult]) -> list[AnalysisResult]:
-    """Insert what is new and read back every row: ignore_conflicts sets no ids (unique by job, symbol)."""
+def _insert_ignoring_conflicts(results: list[AnalysisResult]) -> Recorded:
+    """Insert what is new and read back every row: ignore_conflicts sets no ids (unique by job, symbol).
+
+    Runs inside record_results' transaction, where the caller's lock (the job's or the chunk's
+    row) keeps any other writer of these (job, symbol) pairs out, so "new" is exact.
+    """
     for result in results:  # the failed attempt may have given some of them ids
         result.pk = None
         result._state.adding = True
-    AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
     by_job: dict = {}
     for result in results:
         by_job.setdefault(result.job_id, []).append(result.symbol)
+    existing = set()
+    for job_id, symbols in by_job.items():
+        if job_id is None:  # results of no job are not unique per symbol: never a conflict
+            continue
+        existing |= {
+            (job_id, symbol)
+            for symbol in AnalysisResult.objects.filter(job_id=job_id, symbol__in=symbols).values_list(
+                "symbol", flat=True
+            )
+        }
+    AnalysisResult.objects.bulk_create(results, ignore_conflicts=True)
+    new = [r for r in results if (r.job_id, r.symbol) not in existing]
     stored = []
     for job_id, symbols in by_job.items():
         stored += AnalysisResult.objects.filter(job_id=job_id, symbol__in=symbols)
-    return stored
+    return Recorded(rows=stored, new=len(new), new_ok=sum(1 for r in new if not r.error))
 
 
 def _newest_key(result: AnalysisResult) -> tuple:

@@ -77,7 +77,7 @@ def make_result(symbol: str = "RELIANCE.NS", *, error: str = "", created_at=None
     fields.update({"symbol": symbol, "strategy_id": 1, "capital": Decimal("100000.00")})
     fields.update(overrides)
     # Through the service, as the worker stores them, so LatestResult stays in step.
-    [result] = services.record_results(results=[AnalysisResult(**fields)])
+    [result] = services.record_results(results=[AnalysisResult(**fields)]).rows
     if created_at is not None:
         AnalysisResult.objects.filter(pk=result.pk).update(created_at=created_at)
         result.refresh_from_db()

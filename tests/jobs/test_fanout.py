@@ -112,6 +112,21 @@ def test_a_batch_stored_twice_is_counted_once():
     assert job.completed == stored(job) == 2
 
 
+def test_a_redelivered_batch_with_new_symbols_adds_only_those_to_progress():
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=0)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[:3], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    failed = stock_services.SymbolOutcome(symbol=SYMBOLS[3], analysis=None, error="no data")
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes[:2])
+
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=[*outcomes, failed])
+
+    job.refresh_from_db()
+    assert (job.completed, job.successful) == (4, 3) and stored(job) == 4
+
+
 def test_a_stale_chunk_worker_is_fenced_and_writes_nothing():
     job = fanned_out_job()
     old = execution.claim_chunk(job_id=job.pk, index=0)

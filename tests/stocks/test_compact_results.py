@@ -64,6 +64,39 @@ def test_readings_it_cannot_rebuild_are_kept_verbatim():
     assert json.dumps(compact.unpack_readings(compact.pack_readings(odd))) == json.dumps(odd)
 
 
+# The stored format: rows written by earlier code must read back, so these bytes never change.
+@pytest.mark.parametrize(
+    ("reading", "stored"),
+    [
+        (
+            {"name": "bollinger", "vote": -1, "confidence": 0.75, "value": 1.2345,
+             "details": {"upper": 2510.5, "middle": 2400.0, "lower": -0.0001, "percent_b": None,
+                         "bandwidth": 123456789}},
+            "0805b0ea01e48103a093f12f80b0e32d0203a9d1f9d603",
+        ),
+        (
+            {"name": "obv", "vote": 0, "confidence": 0.0, "value": -98765432.1,
+             "details": {"obv": 10**12, "obv_change": -3, "price_change": 0.5}},
+            "0a01009e9b8f99fd728180a2a9eae80115a09c01",
+        ),
+    ],
+)  # fmt: skip
+def test_the_compact_bytes_of_a_reading_are_the_stored_format(reading, stored):
+    assert compact._encode_compact(reading, None).hex() == stored
+
+
+@pytest.mark.parametrize("odd", [True, float("nan"), float("inf"), -0.0, 0.12345, "0.5"])
+def test_a_number_the_compact_form_cannot_hold_exactly_keeps_the_reading_verbatim(odd):
+    reading = next(r for r in engine_readings() if r["name"] == "rsi")
+    assert compact.pack_readings([reading])[0] != compact.VERBATIM
+    readings = [{**reading, "confidence": odd}]  # not quoted by the rule, so only the number decides
+
+    packed = compact.pack_readings(readings)
+
+    assert packed[0] == compact.VERBATIM
+    assert json.dumps(compact.unpack_readings(packed)) == json.dumps(readings)
+
+
 def test_provenance_round_trips_in_both_forms():
     for provenance in (PROVENANCE, {"source": "csv", "bars": 3}, {}):
         assert compact.unpack_provenance(compact.pack_provenance(provenance)) == provenance

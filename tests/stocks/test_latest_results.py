@@ -51,7 +51,7 @@ def test_a_redelivered_batch_of_an_older_job_does_not_move_the_pointer_back():
     new = make_result("TCS.NS", job=new_job, created_at=T0 + timedelta(days=1))
 
     again = AnalysisResult(job=old_job, symbol="TCS.NS", strategy_id=1, verdict="Buy", capital=1000)
-    stored = services.record_results(results=[again], ignore_conflicts=True)
+    stored = services.record_results(results=[again], ignore_conflicts=True).rows
 
     assert [result.pk for result in stored] == [old.pk]  # the constraint kept the first insert
     assert AnalysisResult.objects.filter(job=old_job).count() == 1

@@ -322,3 +322,22 @@ def test_get_stock_raises_unknown_symbol_or_invalid_symbol():
         selectors.get_stock("NOPE")
     with pytest.raises(InvalidSymbol):
         selectors.get_stock("bad<symbol>")
+
+
+@pytest.mark.usefixtures("empty_universe")
+def test_results_prepared_before_the_transaction_are_stored_with_their_own_ids(django_assert_num_queries):
+    Stock.objects.bulk_create(Stock(symbol=f"P{i:03d}", yahoo_symbol=f"P{i:03d}.NS") for i in range(120))
+    rows = [
+        AnalysisResult(symbol=f"P{i:03d}.NS", strategy_id=1, verdict="Buy", score=i / 1000, capital=1000)
+        for i in range(120)
+    ]
+    rows[7].error, rows[7].verdict = "no data", ""
+
+    with django_assert_num_queries(0):  # SQL built and values adapted without the database
+        prepared = services.prepare_results(rows)
+    recorded = services.record_results(results=prepared)
+
+    assert (recorded.new, recorded.new_ok) == (120, 119)
+    stored = dict(AnalysisResult.objects.values_list("pk", "symbol"))
+    assert {row.pk: row.symbol for row in recorded.rows} == stored  # ids match their rows, across statements
+    assert all(row.created_at for row in recorded.rows)
