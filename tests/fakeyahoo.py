@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import pandas as pd
+from curl_cffi import CurlOpt
 from curl_cffi import requests as curl_requests
 
 from stocks.calendar import IST, NSECalendar
@@ -199,7 +200,11 @@ class FakeYahoo:
         """(status, headers, body) for one GET."""
         if path in ("", "/"):
             self._count("cookie")
-            return 404, {"Set-Cookie": "A3=d=fake&S=fake; Path=/; Max-Age=31536000"}, b"<html>fake fc</html>"
+            return (
+                404,
+                {"Set-Cookie": "A3=d=fake&S=fake; Domain=.yahoo.com; Path=/; Max-Age=31536000"},
+                b"<html>fake fc</html>",
+            )
         if path == "/v1/test/getcrumb":
             self._count("crumb")
             return 200, {"Content-Type": "text/plain"}, b"fakecrumb"
@@ -312,16 +317,38 @@ class FakeYahoo:
         return Handler
 
 
+YAHOO_HOSTS = (
+    "fc.yahoo.com",
+    "query1.finance.yahoo.com",
+    "query2.finance.yahoo.com",
+    "guce.yahoo.com",
+    "consent.yahoo.com",
+    "finance.yahoo.com",
+)
+
+
 def rewriting_session(fake: FakeYahoo) -> curl_requests.Session:
-    """A curl_cffi session (the kind yfinance accepts) that sends every request to `fake` instead."""
+    """A curl_cffi session (the kind yfinance accepts) that sends every request to `fake` instead.
+
+    Yahoo's host names are kept: only the scheme and port change, and curl resolves the names to
+    127.0.0.1 (CURLOPT_RESOLVE; no DNS). So cookies are stored under Yahoo's domain, as from the real
+    Yahoo, and yfinance keeps and reuses its cookie instead of asking for a new one per request.
+    """
+    address = urlsplit(fake.base_url)
+    host, port = address.hostname, address.port
 
     class RewritingSession(curl_requests.Session):
         def request(self, method, url, *args, **kwargs):
             parts = urlsplit(url)
-            local = f"{fake.base_url}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
+            if parts.hostname in YAHOO_HOSTS:
+                local = f"http://{parts.hostname}:{port}{parts.path or '/'}" + (
+                    f"?{parts.query}" if parts.query else ""
+                )
+            else:  # never leave the machine
+                local = f"{fake.base_url}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
             return super().request(method, local, *args, **kwargs)
 
-    return RewritingSession()
+    return RewritingSession(curl_options={CurlOpt.RESOLVE: [f"{name}:{port}:{host}" for name in YAHOO_HOSTS]})
 
 
 @contextlib.contextmanager
