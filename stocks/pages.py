@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from stocks import analysis, market_data, screener, selectors, services, strategies
@@ -88,6 +90,11 @@ class StockRow:
     stock: Stock
     result: AnalysisResult | None  # the latest under the page's strategy; None when never analysed
     quote: StockQuote | None = None  # the price line; None before its bars were ever cached
+
+    @cached_property
+    def job_url(self) -> str:
+        """The result's job page ("" without a job); two cells link to it."""
+        return reverse("job-detail", args=[self.result.job_id]) if self.result and self.result.job_id else ""
 
 
 def rows_of_page(page, *, strategy_id: int) -> list[StockRow]:

@@ -360,3 +360,13 @@ def test_strategies_page_lists_weights_and_risk_rules(client):
     assert "1.5 × ATR 14, clamped to 3–4% of entry" in html
     assert "MACD" in html and "Momentum" in html
     assert "Largest position" in html
+
+
+def test_stock_list_rows_escape_what_they_show(client):
+    make_stock("ACME", name='Acme <script>alert("x")</script> & Co')
+    make_result("ACME.NS", error="bad bars <b>before</b> 2025-01-02")
+
+    html = client.get(reverse("stock-list")).content.decode()
+
+    assert "<script>alert" not in html and "Acme &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in html
+    assert 'title="bad bars &lt;b&gt;before&lt;/b&gt; 2025-01-02">Failed</span>' in html
