@@ -33,7 +33,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-import alerts.services
+from jobs import signals
 from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat_interval
 from jobs.services import enqueue_chunk, enqueue_job
 from stocks.analysis import TradeParams
@@ -180,8 +180,8 @@ def execute_job(*, job_id, attempt: int) -> str:
     finished = _fenced(job.pk, attempt).transition(to=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
     if not finished:
         return _stopped(job.pk, attempt)
-    # Alerts compare the new results with the previous ones: one call, run on django-q2 after commit.
-    alerts.services.enqueue_job_completed(job_id=job.pk)
+    # Alerts compare the new results with the previous ones (alerts.apps listens): once per job.
+    signals.job_completed.send(sender=AnalysisJob, job_id=job.pk)
     job.refresh_from_db()
     logger.info(
         "Job %s completed: %d symbols, %d analysed, %d failed, attempt %d, %.1fs",
@@ -415,7 +415,7 @@ def finish_job_if_done(*, job_id) -> bool:
     )
     if finished:
         # The one place a fanned-out job becomes completed: alerts run once, as for a one-task job.
-        alerts.services.enqueue_job_completed(job_id=job_id)
+        signals.job_completed.send(sender=AnalysisJob, job_id=job_id)
         job = AnalysisJob.objects.get(pk=job_id)
         logger.info(
             "Job %s completed: %d symbols, %d analysed, %d failed, %d chunks (last by %s), %.1fs",

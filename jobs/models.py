@@ -66,6 +66,10 @@ def heartbeat_interval() -> float:
 
 
 class AnalysisJobQuerySet(models.QuerySet):
+    def finished(self):
+        """Jobs that ended (completed, failed or cancelled): their results are no longer being written."""
+        return self.filter(status__in=FINISHED_STATUSES)
+
     def transition(self, *, to: str, **fields) -> int:
         """Change the status of these jobs to `to`, only from a status the lifecycle allows.
 

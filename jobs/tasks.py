@@ -6,7 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django_q.exceptions import TimeoutException
 
-from jobs import execution
+from jobs import execution, kinds
 from jobs.exceptions import WorkerShutdown
 from jobs.models import AnalysisJob, JobKind
 from stocks.market_data import SourceUnavailable
@@ -26,10 +26,11 @@ def run_analysis_job(job_id: str) -> str:
 
     def work() -> str:
         job = AnalysisJob.objects.get(pk=job_id)
-        if job.kind == JobKind.BACKTEST:
-            from backtests.execution import execute_backtest  # the backtests app builds on jobs, not the reverse
-
-            return execute_backtest(job_id=job_id, attempt=attempt)
+        if job.kind != JobKind.ANALYSIS:
+            execute = kinds.executor_for(job.kind)  # registered by the app that owns the kind
+            if execute is None:
+                raise RuntimeError(f"No executor is registered for jobs of kind {job.kind!r}")
+            return execute(job_id=job_id, attempt=attempt)
         if execution.is_fanned_out(job=job):
             return execution.fan_out_job(job_id=job_id, attempt=attempt)
         return execution.execute_job(job_id=job_id, attempt=attempt)

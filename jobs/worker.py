@@ -40,11 +40,10 @@ from django.utils import timezone
 from django_q.cluster import Cluster
 from django_q.signals import post_spawn
 
-from jobs import execution, worker_registry
+from jobs import execution, signals, worker_registry
 from jobs.exceptions import WorkerShutdown
 from jobs.models import WorkerProcess
 from stocks.services import refresh_quotes
-from watchlists.services import run_due_scans
 
 logger = logging.getLogger("jobs")
 
@@ -150,14 +149,21 @@ class WorkerSupervisor:
                 except Exception:
                     # A busy or briefly unreachable database: the next tick tries again.
                     logger.exception("The job reaper failed; retrying in %ss", interval)
+                # End-of-day scans ride the same tick (watchlists.apps listens to worker_tick; not a
+                # django-q2 schedule, which would wait behind queued jobs); each scan is claimed with a
+                # conditional UPDATE, so several workers never fire one twice.
+                for receiver, outcome in signals.worker_tick.send_robust(sender=type(self)):
+                    if isinstance(outcome, Exception):
+                        logger.error(
+                            "Worker tick duty %s failed; retrying in %ss",
+                            getattr(receiver, "__qualname__", receiver),
+                            interval,
+                            exc_info=outcome,
+                        )
                 try:
-                    # End-of-day scans ride the same tick (not a django-q2 schedule, which would wait
-                    # behind queued jobs); each scan is claimed with a conditional UPDATE, so several
-                    # workers never fire one twice.
-                    run_due_scans()
                     refresh_quotes()  # the screener's price columns, for bars cached since the last tick
                 except Exception:
-                    logger.exception("End-of-day scans or quote refresh failed; retrying in %ss", interval)
+                    logger.exception("Quote refresh failed; retrying in %ss", interval)
                 worker = self._report_seen(worker, reaped=reaped)
         finally:
             if worker is not None:

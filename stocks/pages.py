@@ -24,7 +24,6 @@ from stocks.exceptions import InvalidSymbol, UnknownSymbol
 from stocks.indicators import CATEGORY_NAMES, INDICATOR_NAMES
 from stocks.models import AnalysisResult, Stock, StockQuote, Verdict
 from stocks.readings import describe_reading
-from watchlists.selectors import watchlists_of
 
 logger = logging.getLogger("stocks")
 
@@ -171,7 +170,6 @@ def stock_list(request):
         "industries": screener.industries(),
         "bollinger_positions": screener.BOLLINGER_POSITIONS,
         "screen_query": request.GET.urlencode(),
-        "my_watchlists": watchlists_of(user=request.user),
         "query": query,
         "verdict": verdict,
         "sort": sort,
@@ -241,7 +239,6 @@ def stock_detail(request, symbol: str):
         "chart_levels": {k: float(v) for k, v in levels.items() if v is not None} if levels else {},
         "chart_error": chart_error,
         "fixed_symbols": [stock.yahoo_symbol],
-        "my_watchlists": watchlists_of(user=request.user),
         **form,
     }
     return render(request, "stocks/stock_detail.html", context)

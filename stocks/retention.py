@@ -17,7 +17,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jobs.models import FINISHED_STATUSES
 from stocks.models import AnalysisResult, LatestResult
 
 logger = logging.getLogger(__name__)
@@ -45,7 +44,9 @@ def _period_of(created_at: datetime, *, thin_to: str) -> tuple[int, int]:
 
 def _deletable() -> Q:
     """Results a thinning may delete: no active job, and not any stock's latest."""
-    return (Q(job__isnull=True) | Q(job__status__in=FINISHED_STATUSES)) & ~Q(
+    # The job model through the results' own foreign key: stocks does not import the jobs app above it.
+    jobs = AnalysisResult._meta.get_field("job").related_model
+    return (Q(job__isnull=True) | Q(job__in=jobs.objects.finished())) & ~Q(
         pk__in=LatestResult.objects.values("result_id")
     )
 

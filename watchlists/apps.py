@@ -15,3 +15,9 @@ class WatchlistsConfig(AppConfig):
 
         register_target_resolver(kind=TargetKind.WATCHLIST, resolve=selectors.symbols_of_watchlist_ref)
         register_target_resolver(kind=TargetKind.SCREEN, resolve=selectors.symbols_of_screen_ref)
+
+        # End-of-day scans fire on every worker's reaper tick; jobs never imports this app.
+        from jobs.signals import worker_tick
+        from watchlists import receivers
+
+        worker_tick.connect(receivers.run_scans_on_worker_tick, dispatch_uid="watchlists.run_scans_on_worker_tick")
