@@ -108,18 +108,21 @@ def stocks_with_strategy_results(
     return stocks
 
 
+LIST_FIELDS = (
+    "job", "symbol", "strategy_id", "verdict", "score", "error", "entry", "stop_loss", "target", "created_at",
+    "data_source",
+)  # fmt: skip
+
+
 def results_by_id(*, ids: list[int | None]) -> dict[int, AnalysisResult]:
     """The results with these ids (None ignored), by id, with their job: one query for a page of rows.
 
-    Without the job's symbol list (a full-universe job's is ~30 KB of JSON, decoded again for every
-    row that joins it: half of the stock list's time) and without the readings a list does not show.
+    Only the columns a row of the list shows (`{% stock_row %}`), and of the job only its status: a
+    full-universe job's symbol list is ~30 KB of JSON, which was decoded again for every row that
+    joined it (half of the stock list's time).
     """
     wanted = [pk for pk in ids if pk is not None]
-    rows = (
-        AnalysisResult.objects.filter(pk__in=wanted)
-        .select_related("job")
-        .defer("job__symbols", "job__parameters", "packed_readings", "packed_provenance")
-    )
+    rows = AnalysisResult.objects.filter(pk__in=wanted).select_related("job").only(*LIST_FIELDS, "job__status")
     return {result.pk: result for result in rows}
 
 
