@@ -136,7 +136,6 @@ def build_analysis_spec(
 def _read_active_universe() -> list[str]:
     """Every active stock's symbol. Read before the job decision, so it retries transient
     database errors the same way (then 503) instead of failing the request with a 500."""
-    attempts = settings.THETOOL_JOB_CREATE_RETRIES
     attempt = 0
     while True:
         try:
@@ -144,15 +143,22 @@ def _read_active_universe() -> list[str]:
             return list(stocks.values_list("yahoo_symbol", flat=True))
         except TRANSIENT_DB_ERRORS as exc:
             attempt += 1
-            if attempt >= attempts:
-                logger.error("Reading the universe failed (attempt %d/%d), giving up: %s", attempt, attempts, exc)
-                raise ServiceUnavailable(
-                    "The database is unavailable; the job was not created. Try again shortly.",
-                    details={"attempts": attempt},
-                ) from exc
-            logger.warning("Reading the universe failed (attempt %d/%d), retrying... (%s)", attempt, attempts, exc)
-            connection.close_if_unusable_or_obsolete()
-            time.sleep(settings.THETOOL_JOB_CREATE_BACKOFF * attempt)
+            _back_off_or_give_up(exc, attempt=attempt, what="Reading the universe")
+
+
+def _back_off_or_give_up(exc: Exception, *, attempt: int, what: str) -> None:
+    """After a transient database error: raise ServiceUnavailable (a 503) once THETOOL_JOB_CREATE_RETRIES
+    attempts have failed, else wait THETOOL_JOB_CREATE_BACKOFF x attempt seconds on a fresh connection."""
+    attempts = settings.THETOOL_JOB_CREATE_RETRIES
+    if attempt >= attempts:
+        logger.error("%s failed (attempt %d/%d), giving up: %s", what, attempt, attempts, exc)
+        raise ServiceUnavailable(
+            "The database is unavailable; the job was not created. Try again shortly.",
+            details={"attempts": attempt},
+        ) from exc
+    logger.warning("%s failed (attempt %d/%d), retrying... (%s)", what, attempt, attempts, exc)
+    connection.close_if_unusable_or_obsolete()
+    time.sleep(settings.THETOOL_JOB_CREATE_BACKOFF * attempt)
 
 
 def is_job_live(job: AnalysisJob, *, now) -> bool:
@@ -213,8 +219,6 @@ def decide_job(
 
 
 def _decide_with_retries(*, spec: AnalysisSpec, force: bool, **requester) -> tuple[AnalysisJob, bool]:
-    attempts = settings.THETOOL_JOB_CREATE_RETRIES
-    backoff = settings.THETOOL_JOB_CREATE_BACKOFF
     attempt = races = 0
     while True:
         try:
@@ -227,15 +231,7 @@ def _decide_with_retries(*, spec: AnalysisSpec, force: bool, **requester) -> tup
                 raise ServiceUnavailable("Too much contention creating this job; try again shortly") from None
         except TRANSIENT_DB_ERRORS as exc:
             attempt += 1
-            if attempt >= attempts:
-                logger.error("Job creation failed (attempt %d/%d), giving up: %s", attempt, attempts, exc)
-                raise ServiceUnavailable(
-                    "The database is unavailable; the job was not created. Try again shortly.",
-                    details={"attempts": attempt},
-                ) from exc
-            logger.warning("Job creation failed (attempt %d/%d), retrying... (%s)", attempt, attempts, exc)
-            connection.close_if_unusable_or_obsolete()
-            time.sleep(backoff * attempt)
+            _back_off_or_give_up(exc, attempt=attempt, what="Job creation")
 
 
 def _decide(
@@ -327,16 +323,12 @@ def enqueue_job(*, job_id) -> bool:
         )
     except Exception as exc:  # the broker (Redis, or the ORM queue table) refused: say so, keep nothing pending
         logger.error("Failed to enqueue job %s: %s", job_id, exc, exc_info=True)
-        try:
-            # Only a job still waiting for the broker: one a worker already holds is not failed here.
-            AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).transition(
-                to=JobStatus.FAILED,
-                status_reason=f"Could not hand the job to the task queue: {exc}",
-                finished_at=timezone.now(),
-            )
-        except TRANSIENT_DB_ERRORS:
-            # The reaper re-enqueues queued jobs that were never handed over.
-            logger.error("Could not mark job %s failed after the enqueue failure", job_id, exc_info=True)
+        # Only a job still waiting for the broker: one a worker already holds is not failed here.
+        _fail_unhanded(
+            AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED),
+            job_id=job_id,
+            reason=f"Could not hand the job to the task queue: {exc}",
+        )
         return False
     AnalysisJob.objects.filter(pk=job_id).update(enqueued=True, enqueued_at=timezone.now(), task_id=task_id or "")
     logger.info("Enqueued job %s on django-q2 as task %s", job_id, task_id)
@@ -358,18 +350,23 @@ def enqueue_chunk(*, job_id, index: int) -> bool:
         )
     except Exception as exc:  # the broker refused: the job cannot end, so say so now
         logger.error("Failed to enqueue chunk %d of job %s: %s", index, job_id, exc, exc_info=True)
-        try:
-            AnalysisJob.objects.filter(pk=job_id).transition(
-                to=JobStatus.FAILED,
-                status_reason=f"Could not hand chunk {index} to the task queue: {exc}",
-                finished_at=timezone.now(),
-            )
-        except TRANSIENT_DB_ERRORS:
-            # The reaper hands over queued chunks that were never enqueued.
-            logger.error("Could not mark job %s failed after the enqueue failure", job_id, exc_info=True)
+        _fail_unhanded(
+            AnalysisJob.objects.filter(pk=job_id),
+            job_id=job_id,
+            reason=f"Could not hand chunk {index} to the task queue: {exc}",
+        )
         return False
     JobChunk.objects.filter(job_id=job_id, index=index).update(enqueued_at=timezone.now())
     return True
+
+
+def _fail_unhanded(jobs, *, job_id, reason: str) -> None:
+    """Fail a job the broker refused, with the reason. With the database down too, it stays as it is:
+    the reaper hands over queued jobs and chunks that were never enqueued."""
+    try:
+        jobs.transition(to=JobStatus.FAILED, status_reason=reason, finished_at=timezone.now())
+    except TRANSIENT_DB_ERRORS:
+        logger.error("Could not mark job %s failed after the enqueue failure", job_id, exc_info=True)
 
 
 def cancel_job(*, job_id, reason: str = "Cancelled by request", cancelled_by: str = "") -> AnalysisJob:
