@@ -52,30 +52,20 @@ run-scale: install
 		-c web=$(WEB),worker=$(WORKERS); rc=$$?; if [ $$rc -eq 130 ]; then echo "Stopped."; exit 0; fi; exit $$rc
 
 # Both passes always run (a failing SQLite pass must not hide what PostgreSQL says); the target fails
-# when either failed. They run at the same time (runs never collide: each has its own SQLite file,
-# PostgreSQL database and queue names), which on 2 cores takes about half the time of one after the other.
-# The SQLite pass prints as it goes; the PostgreSQL pass's output follows it, from its log.
+# when either failed.
 test: install
-	@log=$$(mktemp -d); postgres_pid=; postgres=0; \
+	@echo "== SQLite pass =="; \
+	$(PY) -m pytest $(PYTEST_ARGS); sqlite=$$?; \
 	if $(PY) tests/postgres_reachable.py "$(TEST_POSTGRES_URL)"; then \
-		( DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS) >"$$log/postgres.log" 2>&1; \
-			echo $$? >"$$log/postgres.rc" ) & postgres_pid=$$!; \
-		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL)) started alongside; its output follows the SQLite pass =="; \
+		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL)) =="; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest $(PYTEST_ARGS); postgres=$$?; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL), and CI=true requires the PostgreSQL pass"; \
 		postgres=1; \
 	else \
 		echo "SKIPPED the PostgreSQL pass: nothing listens at $(TEST_POSTGRES_URL) (start PostgreSQL to run it)"; \
+		postgres=0; \
 	fi; \
-	echo "== SQLite pass =="; \
-	$(PY) -m pytest $(PYTEST_ARGS); sqlite=$$?; \
-	if [ -n "$$postgres_pid" ]; then \
-		wait $$postgres_pid; \
-		echo "== PostgreSQL pass ($(TEST_POSTGRES_URL)) =="; \
-		cat "$$log/postgres.log"; \
-		postgres=$$(cat "$$log/postgres.rc" 2>/dev/null || echo 1); \
-	fi; \
-	rm -rf "$$log"; \
 	echo "== make test: SQLite pass exit $$sqlite, PostgreSQL pass exit $$postgres =="; \
 	[ $$sqlite -eq 0 ] && [ $$postgres -eq 0 ]
 
