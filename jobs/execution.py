@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from jobs import signals
 from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat_interval
-from jobs.services import enqueue_chunks, enqueue_job
+from jobs.services import enqueue_chunk, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
 from stocks.services import analyze_symbols, build_result, prepare_results, record_results
@@ -169,9 +169,8 @@ def execute_job(*, job_id, attempt: int) -> str:
     )
     with beating(job_id=job.pk, attempt=attempt):
         for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
-            # The cancellation check: a job that is no longer ours stops before the next fetch. A read:
-            # the heartbeat thread and each batch's transaction keep the job looking alive.
-            if not _fenced(job.pk, attempt).exists():
+            # Also the cancellation check: a job that is no longer ours stops before the next fetch.
+            if not beat(job_id=job.pk, attempt=attempt):
                 return _stopped(job.pk, attempt)
             outcomes = analyze_symbols(
                 symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
@@ -282,7 +281,7 @@ def fan_out_job(*, job_id, attempt: int) -> str:
             JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED).values_list("index", flat=True)
         )
         # Handed to the broker only once the chunks are committed: a worker never looks for a missing row.
-        transaction.on_commit(lambda: enqueue_chunks(job_id=job.pk, indexes=pending))
+        transaction.on_commit(lambda: [enqueue_chunk(job_id=job.pk, index=index) for index in pending])
     logger.info(
         "Job %s attempt %d fanned out: %d chunks of up to %d symbols, %d enqueued",
         job.pk,
@@ -325,11 +324,6 @@ def _fenced_chunk(job_id, index: int, attempt: int):
     return JobChunk.objects.filter(job_id=job_id, index=index, status=ChunkStatus.PROCESSING, attempt=attempt)
 
 
-def owns_chunk(*, job_id, index: int, attempt: int) -> bool:
-    """Whether this attempt still holds the chunk of a processing job (a read: no lock, no write)."""
-    return _fenced_chunk(job_id, index, attempt).filter(job__status=JobStatus.PROCESSING).exists()
-
-
 def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
     """Refresh the chunk's heartbeat and the job's. False means stop: cancelled, failed or taken over."""
     now = timezone.now()
@@ -338,10 +332,8 @@ def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
     return _fenced_chunk(job_id, index, attempt).update(heartbeat_at=now) == 1
 
 
-def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes, last: bool = False) -> bool:
+def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) -> bool:
     """Store one batch of a chunk and add it to the job's progress in one transaction, if still ours.
-
-    The chunk's last batch (`last`) also marks the chunk done, in the same transaction.
 
     Progress is added with F() increments of exactly the rows this batch inserted (all of them on a
     first delivery; on a re-delivery, those not already stored), so it never runs ahead of what is
@@ -365,7 +357,7 @@ def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes, 
         if not progressed:  # cancelled, failed or retired meanwhile: this batch is not kept
             transaction.set_rollback(True)
             return False
-        _fenced_chunk(job.pk, index, attempt).update(heartbeat_at=now, **({"status": ChunkStatus.DONE} if last else {}))
+        _fenced_chunk(job.pk, index, attempt).update(heartbeat_at=now)
     return True
 
 
@@ -389,25 +381,17 @@ def execute_chunk(*, job_id, index: int, attempt: int) -> str:
     def beat_once() -> bool:
         return beat_chunk(job_id=job.pk, index=index, attempt=attempt)
 
-    batches = list(_batches(remaining, settings.THETOOL_JOB_BATCH_SIZE))
     with _beating_with(beat_once, name=f"{job.pk} chunk {index}", attempt=attempt):
-        for number, batch in enumerate(batches, start=1):
-            # The cancellation check: a chunk that is no longer ours stops before the next fetch. A read,
-            # not a beat: on SQLite every write queues for the one write lock that the other workers'
-            # batches hold (the heartbeat thread and each batch's transaction keep the chunk alive).
-            if not owns_chunk(job_id=job.pk, index=index, attempt=attempt):
+        for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
+            # Also the cancellation check: a chunk that is no longer ours stops before the next fetch.
+            if not beat_once():
                 return _stopped_chunk(job.pk, index, attempt)
             outcomes = analyze_symbols(
                 symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
             )
-            last = number == len(batches)
-            if not record_chunk_batch(job=job, index=index, attempt=attempt, outcomes=outcomes, last=last):
+            if not record_chunk_batch(job=job, index=index, attempt=attempt, outcomes=outcomes):
                 return _stopped_chunk(job.pk, index, attempt)
-    # Nothing was left to analyse (every symbol stored by an earlier attempt): done all the same.
-    done = bool(batches) or _fenced_chunk(job.pk, index, attempt).update(
-        status=ChunkStatus.DONE, heartbeat_at=timezone.now()
-    )
-    if not done:
+    if not _fenced_chunk(job.pk, index, attempt).update(status=ChunkStatus.DONE, heartbeat_at=timezone.now()):
         return _stopped_chunk(job.pk, index, attempt)
     # Its own statement, after the chunk's commit: of two chunks ending together, the later
     # check sees both done (in one transaction each could miss the other's and nobody finish).
@@ -422,10 +406,6 @@ def finish_job_if_done(*, job_id) -> bool:
     One conditional UPDATE (processing, has chunks, none unfinished): concurrent finishers race
     on the job's row and the losers find it no longer processing.
     """
-    # A read first, so every chunk but the last ends without a write (on SQLite a write queues for the
-    # one lock). Each finisher reads after its own chunk's commit, so the last to commit sees them all done.
-    if JobChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).exists():
-        return False
     unfinished = JobChunk.objects.filter(job_id=OuterRef("pk")).exclude(status=ChunkStatus.DONE)
     finished = (
         AnalysisJob.objects.filter(pk=job_id)
@@ -485,7 +465,7 @@ def release_chunk(*, job_id, index: int, attempt: int, reason: str) -> bool:
     updated = _fenced_chunk(job_id, index, attempt).update(status=ChunkStatus.QUEUED, heartbeat_at=None)
     if updated:
         logger.warning("Job %s chunk %d released by attempt %d: %s", job_id, index, attempt, reason)
-        enqueue_chunks(job_id=job_id, indexes=[index])
+        enqueue_chunk(job_id=job_id, index=index)
     return bool(updated)
 
 
@@ -526,11 +506,11 @@ def recover_stale_chunks(*, job_ids=None, report: "RecoveryReport") -> None:
                 settings.THETOOL_JOB_MAX_ATTEMPTS,
                 chunk.claimed_by or "nobody",
             )
-            enqueue_chunks(job_id=chunk.job_id, indexes=[chunk.index])
+            enqueue_chunk(job_id=chunk.job_id, index=chunk.index)
             report.requeued_chunks.append(f"{chunk.job_id}:{chunk.index}")
     for chunk in chunks.stale(now=now).filter(status=ChunkStatus.QUEUED):
         logger.warning("Chunk %d of job %s has waited in the queue; enqueuing it again", chunk.index, chunk.job_id)
-        enqueue_chunks(job_id=chunk.job_id, indexes=[chunk.index])
+        enqueue_chunk(job_id=chunk.job_id, index=chunk.index)
         report.reenqueued_chunks.append(f"{chunk.job_id}:{chunk.index}")
     scope = AnalysisJob.objects.filter(status=JobStatus.PROCESSING).filter(_has_chunks())
     if job_ids is not None:

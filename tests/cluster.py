@@ -49,7 +49,7 @@ def cluster_env(**overrides) -> dict:
 class Cluster:
     def __init__(self, name: str, env: dict):
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"{name}-{os.getpid()}-{int(time.time() * 1000)}.log"  # runs share the folder
+        self.log_path = LOG_DIR / f"{name}-{int(time.time() * 1000)}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_worker"],

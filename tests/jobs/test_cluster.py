@@ -157,15 +157,8 @@ STOP_PATTERNS = {
 @pytest.mark.parametrize("pattern", list(STOP_PATTERNS))
 def test_a_stop_signal_ends_the_worker_and_hands_its_job_back_at_once_to_resume_elsewhere(pattern):
     job, _ = services.request_analysis_job(symbols=MANY)
-    # A stale limit far beyond the test: only the worker's own hand-back can re-queue the job. A stop
-    # budget (8 s by default) that a loaded machine cannot miss: this is about handing back, not speed.
-    env = {
-        "THETOOL_JOB_BATCH_SIZE": 8,
-        "THETOOL_JOB_STALE_SECONDS": 600,
-        "THETOOL_Q_WORKERS": 2,
-        "THETOOL_WORKER_STOP_SECONDS": 20,
-        **ONE_TASK,
-    }
+    # A stale limit far beyond the test: only the worker's own hand-back can re-queue the job.
+    env = {"THETOOL_JOB_BATCH_SIZE": 8, "THETOOL_JOB_STALE_SECONDS": 600, "THETOOL_Q_WORKERS": 2, **ONE_TASK}
     with running_cluster(f"stop-{pattern}", **env) as cluster:
         wait_for(lambda: status_of(job).completed >= 200, timeout=60, interval=0.05, message="the job to get going")
         signalled = time.monotonic()

@@ -51,7 +51,7 @@ def gunicorn_instance(name: str):
     """One gunicorn instance (2 workers x 2 threads) on the test database; stopped via its master."""
     port = _free_port()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"{name}-{os.getpid()}-{int(time.time() * 1000)}.log"
+    log_path = LOG_DIR / f"{name}-{int(time.time() * 1000)}.log"
     env = cluster_env(THETOOL_METRICS_TOKEN=METRICS_TOKEN)
     command = [
         *(sys.executable, "-m", "gunicorn", "thetool.wsgi"),
