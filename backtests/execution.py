@@ -19,6 +19,7 @@ from backtests.services import fetch_for_backtest, report_for_job
 from jobs.execution import beat, beating
 from jobs.models import AnalysisJob, JobStatus
 from stocks.backtest import BacktestReport
+from thetool import shutdown
 
 logger = logging.getLogger("jobs")
 
@@ -34,6 +35,7 @@ def execute_backtest(*, job_id, attempt: int) -> str:
     histories, errors = [], {}
     with beating(job_id=job.pk, attempt=attempt):
         for start in range(0, len(job.symbols), settings.THETOOL_JOB_BATCH_SIZE):
+            shutdown.checkpoint()  # a worker told to stop hands the job back here
             # Also the cancellation check: a job that is no longer ours stops before the next fetch.
             if not beat(job_id=job.pk, attempt=attempt):
                 return _stopped(job.pk, attempt)

@@ -23,18 +23,3 @@ class JobNotEnqueued(ServiceUnavailable):
     """A job row was created, but the task queue refused it (the job is marked failed with the reason)."""
 
     code = "job_not_enqueued"
-
-
-class WorkerShutdown(SystemExit):
-    """Raised inside a running task when its worker process is told to stop (SIGTERM, SIGINT).
-
-    A SystemExit, so that `except Exception` anywhere in the analysis cannot swallow it, django-q2's
-    worker loop does not record it as a task failure, and the process exits quietly (code 0).
-    """
-
-    def __init__(self, signal_name: str):
-        super().__init__(0)
-        self.signal_name = signal_name
-
-    def __str__(self) -> str:
-        return f"received {self.signal_name}"

@@ -39,6 +39,7 @@ from jobs.services import enqueue_chunk, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
 from stocks.services import analyze_symbols, build_result, prepare_results, record_results
+from thetool import shutdown
 
 logger = logging.getLogger("jobs")
 
@@ -169,6 +170,7 @@ def execute_job(*, job_id, attempt: int) -> str:
     )
     with beating(job_id=job.pk, attempt=attempt):
         for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
+            shutdown.checkpoint()  # a worker told to stop hands the job back here
             # Also the cancellation check: a job that is no longer ours stops before the next fetch.
             if not beat(job_id=job.pk, attempt=attempt):
                 return _stopped(job.pk, attempt)
@@ -383,6 +385,7 @@ def execute_chunk(*, job_id, index: int, attempt: int) -> str:
 
     with _beating_with(beat_once, name=f"{job.pk} chunk {index}", attempt=attempt):
         for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
+            shutdown.checkpoint()  # a worker told to stop hands the chunk back here
             # Also the cancellation check: a chunk that is no longer ours stops before the next fetch.
             if not beat_once():
                 return _stopped_chunk(job.pk, index, attempt)

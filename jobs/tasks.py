@@ -7,9 +7,10 @@ from django.conf import settings
 from django_q.exceptions import TimeoutException
 
 from jobs import execution, kinds
-from jobs.exceptions import WorkerShutdown
 from jobs.models import AnalysisJob, JobKind
 from stocks.market_data import SourceUnavailable
+from thetool import shutdown
+from thetool.shutdown import WorkerShutdown
 
 logger = logging.getLogger("jobs")
 
@@ -73,9 +74,10 @@ def _run_guarded(work: Callable[[], str], *, name: str, fail: Callable[[str], bo
         fail(f"Unexpected error: {type(exc).__name__}: {exc}")
         return "failed"
     except BaseException as exc:
-        # Shutdown (WorkerShutdown from run_worker's SIGTERM handler, SystemExit, KeyboardInterrupt):
-        # hand the work back now (a chunk, not its whole job), so it resumes on another worker
-        # without waiting for the reaper.
+        # Shutdown (WorkerShutdown from a checkpoint after run_worker's SIGTERM, SystemExit,
+        # KeyboardInterrupt): hand the work back now (a chunk, not its whole job), so it resumes on
+        # another worker without waiting for the reaper.
+        shutdown.handing_back()
         reason = "Worker shut down mid-job; re-queued to resume where it stopped"
         if isinstance(exc, WorkerShutdown):
             reason = f"Worker shut down mid-job ({exc}); re-queued to resume where it stopped"

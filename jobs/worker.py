@@ -10,13 +10,15 @@ main process blocks in `stop_event.set()` forever, and the killed worker never h
 Signalled alone, the main process waits for the running job to finish, up to an hour.
 
 The design here does not depend on those Events, so it holds whichever processes get the signal:
-- each worker process gets a SIGTERM/SIGINT handler (django-q2's `post_spawn` signal) that raises
-  WorkerShutdown inside the running task, at once during a fetch or the analysis, or as soon as a
-  database statement or transaction in progress ends; the task hands its job back (re-queued and
-  enqueued again, resuming where it stopped) and the worker exits;
+- each worker process gets a SIGTERM/SIGINT handler (django-q2's `post_spawn` signal) that hands the
+  stop to `thetool.shutdown`: an idle worker exits at once; a running task raises WorkerShutdown at
+  its next checkpoint (before each batch, and every 0.1 s while it waits for market data), outside any
+  transaction; the task hands its job back (re-queued and enqueued again, resuming where it stopped)
+  and the worker exits;
 - the main process only records the request in its handler, then sends SIGTERM to every process
-  of its cluster (so signalling the main process alone is the same as signalling the group), never
-  touches django-q2's Events, and waits at most THETOOL_WORKER_STOP_SECONDS for them to exit;
+  of its cluster (so signalling the main process alone is the same as signalling the group), and again
+  every half second to those still running (a worker whose task ended after the first signal exits at
+  the next), never touches django-q2's Events, and waits at most THETOOL_WORKER_STOP_SECONDS for them;
   a process still alive then (stuck in C code) is killed, and its job is left to the reaper;
 - the reaper (`recover_stale_jobs`) runs in a thread of the main process every
   THETOOL_REAPER_INTERVAL_SECONDS, outside the job queue, so a backlog of queued jobs never delays it;
@@ -38,65 +40,33 @@ from django.conf import settings
 from django.db import close_old_connections, connection, connections
 from django.utils import timezone
 from django_q.cluster import Cluster
-from django_q.signals import post_spawn
+from django_q.signals import post_execute_in_worker, post_spawn, pre_execute
 
 from jobs import execution, signals, worker_registry
-from jobs.exceptions import WorkerShutdown
 from jobs.models import WorkerProcess
 from stocks.services import refresh_quotes
+from thetool import shutdown
 
 logger = logging.getLogger("jobs")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+RESEND_STOP_SECONDS = 0.5
 
 
 # --- Inside each django-q2 worker process ----------------------------------------------------
-
-_stop_signal: str | None = None  # set by the first stop signal this worker process receives
-_stop_raised = False  # WorkerShutdown has been raised in the running task
-_queries_running = 0  # database statements of this (main) thread in flight
 
 
 def install_shutdown_handlers(**kwargs) -> None:
     """`post_spawn` receiver: runs in every worker process django-q2 starts (and restarts)."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, _on_stop_signal)
-    connection.execute_wrappers.append(_finish_queries_before_shutdown)
+    pre_execute.connect(shutdown.enter_task, dispatch_uid="thetool-task-started")
+    post_execute_in_worker.connect(shutdown.leave_task, dispatch_uid="thetool-task-ended")
 
 
 def _on_stop_signal(signum, frame) -> None:
-    global _stop_signal
-    if _stop_signal is not None:
-        # The group's signal and the one forwarded by the main process both arrive: the second
-        # must not interrupt the hand-back that the first started.
-        return
-    _stop_signal = signal.Signals(signum).name
-    if _queries_running or connection.in_atomic_block:
-        # Raising inside a statement or transaction makes the driver cancel the statement and can
-        # leave the connection (and a row lock the heartbeat thread waits for) in an unknown state:
-        # the query wrapper raises as soon as the statement or transaction is over.
-        return
-    _raise_once()
-
-
-def _raise_once() -> None:
-    # Only once: the hand-back that follows must be able to write to the database.
-    global _stop_raised
-    if not _stop_raised:
-        _stop_raised = True
-        raise WorkerShutdown(_stop_signal)
-
-
-def _finish_queries_before_shutdown(execute, sql, params, many, context):
-    """A Django execute wrapper on the worker's main connection: a deferred stop is raised here."""
-    global _queries_running
-    _queries_running += 1
-    try:
-        return execute(sql, params, many, context)
-    finally:
-        _queries_running -= 1
-        if _stop_signal is not None and not _queries_running and not connection.in_atomic_block:
-            _raise_once()
+    # Raises only in an idle worker; a running task stops at its next checkpoint (thetool.shutdown).
+    shutdown.request_stop(signal.Signals(signum).name)
 
 
 # --- The main process ------------------------------------------------------------------------
@@ -201,8 +171,15 @@ class WorkerSupervisor:
         for pid in processes:  # the sentinel first, so it restarts nobody
             _send(pid, signal.SIGTERM)
         deadline = started + settings.THETOOL_WORKER_STOP_SECONDS
+        resend_at = started + RESEND_STOP_SECONDS
         while time.monotonic() < deadline and any(_is_running(pid) for pid in processes):
             cluster.sentinel.join(timeout=0.05)  # reaps our child, so it is not counted as a zombie
+            if time.monotonic() >= resend_at:
+                # A worker whose task ended after the first signal is idle now: this one ends it.
+                for pid in processes:
+                    if _is_running(pid):
+                        _send(pid, signal.SIGTERM)
+                resend_at += RESEND_STOP_SECONDS
         stuck = [pid for pid in processes if _is_running(pid)]
         for pid in stuck:
             logger.error("Process %d did not stop within %ss; killing it", pid, settings.THETOOL_WORKER_STOP_SECONDS)

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.cache import cache
 
+from thetool import shutdown
+
 logger = logging.getLogger("stocks.market_data")
 
 WINDOW_SECONDS = 10
@@ -77,9 +79,9 @@ def yahoo_request(*, lease: float):
     key = None
     try:
         while (pause := _take_rate_permit()) > 0:
-            time.sleep(pause + random.uniform(0, 0.5))  # jitter: workers do not wake together
+            shutdown.sleep(pause + random.uniform(0, 0.5))  # jitter: workers do not wake together
         while (key := _take_slot(token=token, lease=lease + 5)) is None:
-            time.sleep(random.uniform(0.02, 0.1))
+            shutdown.sleep(random.uniform(0.02, 0.1))
     except Exception:  # the shared cache is down: fetch anyway, bounded only in this process
         logger.warning("The shared Yahoo limiter is unavailable; fetching without it", exc_info=True)
         with _local_slots:

@@ -15,7 +15,6 @@ wall-clock limit and the shared limiter (`limits.yahoo_request`).
 import logging
 import random
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -37,6 +36,7 @@ from stocks.market_data.cache import (
     read_cache,
     write_cache,
 )
+from thetool import shutdown
 
 logger = logging.getLogger("stocks.market_data")
 
@@ -115,7 +115,7 @@ def _call_with_deadline(function, *args, limit: float):
             finished.set()
 
     threading.Thread(target=run, name="market-data-fetch", daemon=True).start()
-    if not finished.wait(limit):
+    if not shutdown.wait(finished, limit):  # a worker told to stop stops waiting at once
         raise _DeadlineExceeded()
     if "error" in outcome:
         raise outcome["error"]
@@ -176,7 +176,7 @@ def _fetch_one(symbol: str, *, start: date, session: date) -> PriceHistory | Mar
                 return MarketDataError(f"Yahoo has no daily bars for {symbol} ({exc})", permanent=True)
             if kind == "network" and network_retry:
                 network_retry = False
-                time.sleep(random.uniform(0.5, 1.5))
+                shutdown.sleep(random.uniform(0.5, 1.5))
                 continue
             if kind != "rate_limit":
                 if kind == "unexpected":
@@ -190,7 +190,7 @@ def _fetch_one(symbol: str, *, start: date, session: date) -> PriceHistory | Mar
         pause = _backoff(rate_limited)
         rate_limited += 1
         logger.warning("Yahoo rate-limited %s; retrying in %.1f s", symbol, pause)
-        time.sleep(pause)
+        shutdown.sleep(pause)
 
 
 def _history_from_frame(frame: pd.DataFrame, *, symbol: str, session: date) -> PriceHistory:
@@ -229,7 +229,8 @@ def _fetch_chunk(pool, chunk: list[str], *, start: date, session: date, results:
     histories = {}
     pending = set(futures)
     while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        shutdown.checkpoint()  # a worker told to stop leaves the fetches in flight to their limits
+        done, pending = wait(pending, timeout=shutdown.POLL_SECONDS, return_when=FIRST_COMPLETED)
         for future in done:
             symbol, outcome = futures[future], future.result()
             if isinstance(outcome, _Unreachable):

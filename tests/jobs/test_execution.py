@@ -13,12 +13,13 @@ from django_q.exceptions import TimeoutException
 from django_q.models import OrmQ
 
 from jobs import execution, services, tasks, worker
-from jobs.exceptions import WorkerShutdown
 from jobs.models import AnalysisJob, JobStatus
 from stocks import services as stock_services
 from stocks.market_data import SourceUnavailable
 from stocks.models import AnalysisResult
 from tests.cluster import wait_for
+from thetool import shutdown
+from thetool.shutdown import WorkerShutdown
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -237,17 +238,15 @@ def test_the_reaper_is_not_a_task_in_the_job_queue_after_migrations():
 
 
 @pytest.fixture
-def worker_signal_handlers(monkeypatch):
+def worker_signal_handlers():
     """This process behaves like a django-q2 worker under run_worker, for one test."""
     previous = {signum: signal.getsignal(signum) for signum in worker.STOP_SIGNALS}
-    monkeypatch.setattr(worker, "_stop_signal", None)
-    monkeypatch.setattr(worker, "_stop_raised", False)
-    wrappers = list(connection.execute_wrappers)
+    shutdown.reset()
     worker.install_shutdown_handlers()
     yield
     for signum, handler in previous.items():
         signal.signal(signum, handler)
-    connection.execute_wrappers[:] = wrappers
+    shutdown.reset()
 
 
 def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(monkeypatch, worker_signal_handlers):
@@ -262,28 +261,86 @@ def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(mo
 
     monkeypatch.setattr(execution, "analyze_symbols", signalled_during_the_second_batch)
     job = new_job()
-    with pytest.raises(WorkerShutdown):
+    with shutdown.running_task(), pytest.raises(WorkerShutdown):
         tasks.run_analysis_job(str(job.pk))
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and "received SIGTERM" in job.status_reason
-    assert job.heartbeat_at is None and job.attempt == 1 and job.completed == 2
+    # The batch in progress is stored; the job stops before the next one (2 symbols per batch).
+    assert len(calls) == 2 and job.heartbeat_at is None and job.attempt == 1 and job.completed == 4
     assert job.enqueued and OrmQ.objects.count() == 2, "handed to the broker again, not left for the reaper"
 
+    shutdown.reset()
     assert tasks.run_analysis_job(str(job.pk)) == "completed"
     job.refresh_from_db()
     assert (job.attempt, job.completed) == (2, 5)
 
 
-def test_a_stop_signal_during_a_transaction_waits_for_it_to_end(worker_signal_handlers):
-    # Raised inside a statement, the driver would cancel it and could leave a row lock held.
+def test_a_stop_that_something_swallowed_is_raised_again_at_the_next_checkpoint(monkeypatch, worker_signal_handlers):
+    # A signal handler's exception raised inside a finaliser is printed and dropped by Python: a
+    # stop raised only once could be lost that way, and the worker would finish the whole job.
+    real = stock_services.analyze_symbols
+    calls = []
+
+    def stop_swallowed_during_the_first_batch(**kwargs):
+        calls.append(kwargs["symbols"])
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+            try:
+                shutdown.checkpoint()
+            except BaseException:  # what a finaliser does with it
+                pass
+        return real(**kwargs)
+
+    monkeypatch.setattr(execution, "analyze_symbols", stop_swallowed_during_the_first_batch)
     job = new_job()
-    with transaction.atomic():
-        AnalysisJob.objects.filter(pk=job.pk).update(status_reason="first")
+    with shutdown.running_task(), pytest.raises(WorkerShutdown):
+        tasks.run_analysis_job(str(job.pk))
+    job.refresh_from_db()
+    assert len(calls) == 1 and job.status == JobStatus.QUEUED and job.completed == 2
+
+
+def test_a_stop_signal_during_a_transaction_never_interrupts_it(worker_signal_handlers):
+    # Raised inside a statement or between BEGIN and Django marking the atomic block, it could leave
+    # SQLite's write lock held by a transaction nobody commits.
+    job = new_job()
+    with shutdown.running_task():
+        with transaction.atomic():
+            AnalysisJob.objects.filter(pk=job.pk).update(status_reason="first")
+            os.kill(os.getpid(), signal.SIGTERM)
+            AnalysisJob.objects.filter(pk=job.pk).update(status_reason="second, same transaction")
+            shutdown.checkpoint()  # not inside a transaction
+            AnalysisJob.objects.filter(pk=job.pk).update(status_reason="third, same transaction")
+        assert not connection.in_atomic_block and connection.get_autocommit()
+        with pytest.raises(WorkerShutdown):
+            shutdown.checkpoint()  # the first one after the transaction
+    assert AnalysisJob.objects.get(pk=job.pk).status_reason == "third, same transaction"
+
+
+def test_an_idle_worker_stops_at_once_and_a_hand_back_is_never_interrupted(worker_signal_handlers):
+    with pytest.raises(WorkerShutdown, match="received SIGINT"):
+        os.kill(os.getpid(), signal.SIGINT)  # no task running: the worker loop ends here
+    with shutdown.running_task():
+        shutdown.handing_back()
         os.kill(os.getpid(), signal.SIGTERM)
-        AnalysisJob.objects.filter(pk=job.pk).update(status_reason="second, same transaction")
-    with pytest.raises(WorkerShutdown):
-        AnalysisJob.objects.filter(pk=job.pk).exists()  # the first statement after the transaction
-    assert AnalysisJob.objects.get(pk=job.pk).status_reason == "second, same transaction"
+        shutdown.checkpoint()  # the hand-back's own writes go on
+    assert shutdown.stop_requested()
+
+
+def test_waits_for_market_data_end_when_the_worker_is_told_to_stop(monkeypatch, worker_signal_handlers):
+    naps = []
+
+    def nap(seconds):
+        naps.append(seconds)
+        if len(naps) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(shutdown.time, "sleep", nap)
+    with shutdown.running_task(), pytest.raises(WorkerShutdown):
+        shutdown.sleep(3600)  # a rate-limit window
+    assert len(naps) == 3 and max(naps) <= shutdown.POLL_SECONDS
+    event = threading.Event()
+    with shutdown.running_task(), pytest.raises(WorkerShutdown):
+        shutdown.wait(event, 3600)  # a fetch's wall-clock limit
 
 
 def test_the_heartbeat_beats_while_a_long_fetch_runs(settings, monkeypatch):

@@ -10,11 +10,11 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from jobs import execution, services, tasks
-from jobs.exceptions import WorkerShutdown
 from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus
 from stocks import services as stock_services
 from stocks.market_data import SourceUnavailable
 from stocks.models import AnalysisResult
+from thetool.shutdown import WorkerShutdown
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

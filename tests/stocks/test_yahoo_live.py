@@ -5,6 +5,7 @@ changes what it sends, what frame it returns or what it raises breaks these test
 Clocks are frozen with time-machine (ticking, so timeouts still pass) at known NSE moments.
 """
 
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from stocks.market_data import MarketDataError, PriceHistory, SourceUnavailable,
 from stocks.market_data import yahoo as yahoo_adapter
 from stocks.models import AnalysisResult, PriceCache
 from tests.fakeyahoo import FakeYahoo, point_yfinance_at
+from thetool import shutdown
+from thetool.shutdown import WorkerShutdown
 
 # yfinance 1.7.0 calls DataFrame methods with inplace=True, deprecated in pandas 3.1.
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.django_db(transaction=True)]
@@ -151,7 +154,10 @@ def test_an_extra_holiday_from_the_setting_is_not_a_session(live, settings):
     assert PriceCache.objects.get(symbol="AAA.NS").fetched_on == date(2026, 11, 26)
 
 
-def test_rate_limited_symbols_are_waited_for_and_all_succeed(live):
+def test_rate_limited_symbols_are_waited_for_and_all_succeed(live, settings):
+    # 12 symbols at 6 accepted requests a second take 2-4 s (a cold tz cache doubles the requests):
+    # a retry budget that outlasts that on a loaded machine (0.2 s doubling, ~50 s at worst).
+    settings.THETOOL_RATE_LIMIT_RETRIES = 8
     live.rate_limit_per_minute, live.rate_window_seconds = 6, 1.0
     wanted = symbols(12)
     with at(AFTER_CLOSE):
@@ -169,6 +175,21 @@ def test_a_lasting_rate_limit_gives_each_symbol_a_transient_error_that_says_so(l
     for error in results.values():
         assert isinstance(error, MarketDataError) and not error.permanent
         assert "kept rate-limiting" in error.message
+
+
+def test_a_worker_told_to_stop_leaves_a_rate_limited_fetch_at_once(live, settings):
+    # Without stop-aware waits the worker would sit out the backoff (and be killed at its stop budget).
+    settings.THETOOL_RATE_LIMIT_BACKOFF_SECONDS = 3600
+    live.rate_limit_per_minute = 0
+    shutdown.reset()
+    try:
+        with shutdown.running_task(), at(AFTER_CLOSE):
+            threading.Timer(0.5, shutdown.request_stop, args=("SIGTERM",)).start()  # run_worker's handler
+            with pytest.raises(WorkerShutdown):
+                fetch_histories(["AAA.NS", "BBB.NS"])
+    finally:
+        shutdown.reset()
+    assert live.counts["429"] >= 2
 
 
 def test_a_hanging_symbol_is_bounded_by_the_wall_clock_limit(live, settings):
