@@ -170,9 +170,10 @@ def execute_job(*, job_id, attempt: int) -> str:
     )
     with beating(job_id=job.pk, attempt=attempt):
         for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
-            shutdown.checkpoint()  # a worker told to stop hands the job back here
-            # Also the cancellation check: a job that is no longer ours stops before the next fetch.
-            if not beat(job_id=job.pk, attempt=attempt):
+            shutdown.checkpoint()  # a worker told to stop hands the work back here
+            # The cancellation check: a job that is no longer ours stops before the next fetch. A read:
+            # the heartbeat thread and each batch's transaction keep the job looking alive.
+            if not _fenced(job.pk, attempt).exists():
                 return _stopped(job.pk, attempt)
             outcomes = analyze_symbols(
                 symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
@@ -326,6 +327,11 @@ def _fenced_chunk(job_id, index: int, attempt: int):
     return JobChunk.objects.filter(job_id=job_id, index=index, status=ChunkStatus.PROCESSING, attempt=attempt)
 
 
+def owns_chunk(*, job_id, index: int, attempt: int) -> bool:
+    """Whether this attempt still holds the chunk of a processing job (a read: no lock, no write)."""
+    return _fenced_chunk(job_id, index, attempt).filter(job__status=JobStatus.PROCESSING).exists()
+
+
 def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
     """Refresh the chunk's heartbeat and the job's. False means stop: cancelled, failed or taken over."""
     now = timezone.now()
@@ -334,8 +340,10 @@ def beat_chunk(*, job_id, index: int, attempt: int) -> bool:
     return _fenced_chunk(job_id, index, attempt).update(heartbeat_at=now) == 1
 
 
-def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) -> bool:
+def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes, last: bool = False) -> bool:
     """Store one batch of a chunk and add it to the job's progress in one transaction, if still ours.
+
+    The chunk's last batch (`last`) also marks the chunk done, in the same transaction.
 
     Progress is added with F() increments of exactly the rows this batch inserted (all of them on a
     first delivery; on a re-delivery, those not already stored), so it never runs ahead of what is
@@ -359,7 +367,7 @@ def record_chunk_batch(*, job: AnalysisJob, index: int, attempt: int, outcomes) 
         if not progressed:  # cancelled, failed or retired meanwhile: this batch is not kept
             transaction.set_rollback(True)
             return False
-        _fenced_chunk(job.pk, index, attempt).update(heartbeat_at=now)
+        _fenced_chunk(job.pk, index, attempt).update(heartbeat_at=now, **({"status": ChunkStatus.DONE} if last else {}))
     return True
 
 
@@ -383,18 +391,26 @@ def execute_chunk(*, job_id, index: int, attempt: int) -> str:
     def beat_once() -> bool:
         return beat_chunk(job_id=job.pk, index=index, attempt=attempt)
 
+    batches = list(_batches(remaining, settings.THETOOL_JOB_BATCH_SIZE))
     with _beating_with(beat_once, name=f"{job.pk} chunk {index}", attempt=attempt):
-        for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
-            shutdown.checkpoint()  # a worker told to stop hands the chunk back here
-            # Also the cancellation check: a chunk that is no longer ours stops before the next fetch.
-            if not beat_once():
+        for number, batch in enumerate(batches, start=1):
+            shutdown.checkpoint()  # a worker told to stop hands the work back here
+            # The cancellation check: a chunk that is no longer ours stops before the next fetch. A read,
+            # not a beat: on SQLite every write queues for the one write lock that the other workers'
+            # batches hold (the heartbeat thread and each batch's transaction keep the chunk alive).
+            if not owns_chunk(job_id=job.pk, index=index, attempt=attempt):
                 return _stopped_chunk(job.pk, index, attempt)
             outcomes = analyze_symbols(
                 symbols=batch, strategy_id=job.strategy_id, params=params, source=job.data_source
             )
-            if not record_chunk_batch(job=job, index=index, attempt=attempt, outcomes=outcomes):
+            last = number == len(batches)
+            if not record_chunk_batch(job=job, index=index, attempt=attempt, outcomes=outcomes, last=last):
                 return _stopped_chunk(job.pk, index, attempt)
-    if not _fenced_chunk(job.pk, index, attempt).update(status=ChunkStatus.DONE, heartbeat_at=timezone.now()):
+    # Nothing was left to analyse (every symbol stored by an earlier attempt): done all the same.
+    done = bool(batches) or _fenced_chunk(job.pk, index, attempt).update(
+        status=ChunkStatus.DONE, heartbeat_at=timezone.now()
+    )
+    if not done:
         return _stopped_chunk(job.pk, index, attempt)
     # Its own statement, after the chunk's commit: of two chunks ending together, the later
     # check sees both done (in one transaction each could miss the other's and nobody finish).
@@ -409,6 +425,10 @@ def finish_job_if_done(*, job_id) -> bool:
     One conditional UPDATE (processing, has chunks, none unfinished): concurrent finishers race
     on the job's row and the losers find it no longer processing.
     """
+    # A read first, so every chunk but the last ends without a write (on SQLite a write queues for the
+    # one lock). Each finisher reads after its own chunk's commit, so the last to commit sees them all done.
+    if JobChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).exists():
+        return False
     unfinished = JobChunk.objects.filter(job_id=OuterRef("pk")).exclude(status=ChunkStatus.DONE)
     finished = (
         AnalysisJob.objects.filter(pk=job_id)

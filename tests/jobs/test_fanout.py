@@ -144,6 +144,24 @@ def test_a_stale_chunk_worker_is_fenced_and_writes_nothing():
     assert execution.record_chunk_batch(job=job, index=0, attempt=new, outcomes=outcomes) is True
 
 
+def test_the_check_before_each_batch_only_reads_and_says_no_once_cancelled_or_taken_over():
+    job = fanned_out_job()
+    old = execution.claim_chunk(job_id=job.pk, index=0)
+    beats = lambda: (  # noqa: E731
+        AnalysisJob.objects.get(pk=job.pk).heartbeat_at,
+        JobChunk.objects.get(job=job, index=0).heartbeat_at,
+    )
+    before = beats()
+    assert execution.owns_chunk(job_id=job.pk, index=0, attempt=old) is True
+    assert beats() == before  # no write: on SQLite it never queues for the write lock
+    make_chunk_stale(job, 0)
+    new = execution.claim_chunk(job_id=job.pk, index=0)
+    assert execution.owns_chunk(job_id=job.pk, index=0, attempt=old) is False
+    assert execution.owns_chunk(job_id=job.pk, index=0, attempt=new) is True
+    services.cancel_job(job_id=job.pk)
+    assert execution.owns_chunk(job_id=job.pk, index=0, attempt=new) is False
+
+
 def test_cancel_mid_job_stops_the_running_chunk_within_a_batch_and_the_others_never_start(monkeypatch):
     real = execution.record_chunk_batch
 
@@ -171,6 +189,41 @@ def test_a_batch_that_meets_a_cancelled_job_is_rolled_back():
     services.cancel_job(job_id=job.pk)  # while the batch was being analysed
     assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes) is False
     assert stored(job) == 0 and AnalysisJob.objects.get(pk=job.pk).completed == 0
+
+
+def test_the_last_batch_marks_its_chunk_done_in_its_own_transaction_unless_rolled_back():
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=0)
+    analyse = lambda symbols: stock_services.analyze_symbols(  # noqa: E731
+        symbols=symbols, strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    status = lambda: JobChunk.objects.get(job=job, index=0).status  # noqa: E731
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=analyse(SYMBOLS[:2]))
+    assert status() == ChunkStatus.PROCESSING
+    outcomes = analyse(SYMBOLS[2:4])
+    services.cancel_job(job_id=job.pk)
+    assert execution.record_chunk_batch(job=job, index=0, attempt=attempt, outcomes=outcomes, last=True) is False
+    assert status() == ChunkStatus.PROCESSING and stored(job) == 2  # rolled back with its rows
+
+    other = fanned_out_job(symbols=[s.replace("SYM", "OTH") for s in SYMBOLS])
+    attempt = execution.claim_chunk(job_id=other.pk, index=2)
+    outcomes = stock_services.analyze_symbols(
+        symbols=["OTH0008.NS", "OTH0009.NS"], strategy_id=1, params=execution._trade_params(other), source="demo"
+    )
+    assert execution.record_chunk_batch(job=other, index=2, attempt=attempt, outcomes=outcomes, last=True)
+    assert JobChunk.objects.get(job=other, index=2).status == ChunkStatus.DONE
+
+
+def test_a_chunk_whose_symbols_were_all_stored_by_an_earlier_attempt_is_done_without_a_batch():
+    job = fanned_out_job()
+    attempt = execution.claim_chunk(job_id=job.pk, index=2)
+    outcomes = stock_services.analyze_symbols(
+        symbols=SYMBOLS[8:10], strategy_id=1, params=execution._trade_params(job), source="demo"
+    )
+    assert execution.record_chunk_batch(job=job, index=2, attempt=attempt, outcomes=outcomes)
+    make_chunk_stale(job, 2)  # its worker died after the last batch, before the chunk was marked done
+    assert tasks.run_job_chunk(str(job.pk), 2) == "chunk done"
+    assert JobChunk.objects.get(job=job, index=2).status == ChunkStatus.DONE and stored(job) == 2
 
 
 def test_a_stale_chunk_is_recovered_and_resumes_only_its_missing_symbols(caplog):
@@ -279,9 +332,14 @@ def test_a_job_whose_last_finisher_died_before_deciding_is_completed_by_the_reap
 
 
 def test_a_job_with_an_unfinished_chunk_or_no_chunks_is_not_decided():
+    from django.test.utils import CaptureQueriesContext
+
     job = fanned_out_job()
     JobChunk.objects.filter(job=job).exclude(index=1).update(status=ChunkStatus.DONE)
-    assert execution.finish_job_if_done(job_id=job.pk) is False
+    with CaptureQueriesContext(connection) as queries:
+        assert execution.finish_job_if_done(job_id=job.pk) is False
+    # Only a read while a chunk is unfinished: on SQLite a write would queue behind the running chunks'.
+    assert [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")] == []
     small, _ = services.request_analysis_job(symbols=SYMBOLS[:2])
     execution.claim_job(job_id=small.pk)
     assert execution.finish_job_if_done(job_id=small.pk) is False
