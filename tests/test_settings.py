@@ -96,6 +96,12 @@ def test_postgresql_keeps_connections_with_health_checks():
     assert database["CONN_MAX_AGE"] == 60 and database["CONN_HEALTH_CHECKS"] is True
 
 
+def test_connections_are_kept_on_every_database():
+    # django-q2 closes obsolete connections before each task and each ORM-broker poll: with 0, a worker
+    # reopened its SQLite file (and re-registered Django's SQL functions) several times a second.
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 60
+
+
 def read_setting_names() -> list[str]:
     """Every environment variable settings.py reads: `env_int("NAME", …)`, `env.str("NAME", …)`, `_typed("NAME", …)`."""
     source = (Path(settings.BASE_DIR) / "thetool" / "settings.py").read_text()
