@@ -179,7 +179,7 @@ def profile_chunk(*, universe: list[str], source: str) -> list[tuple[str, float]
     data_source = "yfinance" if source == "cached" else "demo"
     AnalysisJob.objects.filter(pk=job.pk).update(data_source=data_source)
     attempt = execution.claim_job(job_id=job.pk)
-    with mock.patch.object(execution, "enqueue_chunk"):
+    with mock.patch.object(execution, "enqueue_chunks"):
         execution.fan_out_job(job_id=job.pk, attempt=attempt)
     indexes = list(JobChunk.objects.filter(job=job).order_by("index").values_list("index", flat=True))
     profiler = cProfile.Profile()

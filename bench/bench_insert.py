@@ -77,8 +77,10 @@ def child(tree: str, kind: str) -> None:
             ):
                 outcomes[outcome.symbol] = outcome
         rates = []
+        # The baseline's name for it (one chunk per call) and the current one.
+        enqueue = "enqueue_chunks" if hasattr(execution, "enqueue_chunks") else "enqueue_chunk"
         for number in range(JOBS_PER_PROCESS):
-            with mock.patch.object(execution, "enqueue_chunk"):
+            with mock.patch.object(execution, enqueue):
                 job, _ = services.request_analysis_job(symbols=universe, capital=100000 + number)
                 execution.fan_out_job(job_id=job.pk, attempt=execution.claim_job(job_id=job.pk))
             job.refresh_from_db()

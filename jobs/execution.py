@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from jobs import signals
 from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat_interval
-from jobs.services import enqueue_chunk, enqueue_job
+from jobs.services import enqueue_chunks, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
 from stocks.services import analyze_symbols, build_result, prepare_results, record_results
@@ -284,7 +284,7 @@ def fan_out_job(*, job_id, attempt: int) -> str:
             JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED).values_list("index", flat=True)
         )
         # Handed to the broker only once the chunks are committed: a worker never looks for a missing row.
-        transaction.on_commit(lambda: [enqueue_chunk(job_id=job.pk, index=index) for index in pending])
+        transaction.on_commit(lambda: enqueue_chunks(job_id=job.pk, indexes=pending))
     logger.info(
         "Job %s attempt %d fanned out: %d chunks of up to %d symbols, %d enqueued",
         job.pk,
@@ -488,7 +488,7 @@ def release_chunk(*, job_id, index: int, attempt: int, reason: str) -> bool:
     updated = _fenced_chunk(job_id, index, attempt).update(status=ChunkStatus.QUEUED, heartbeat_at=None)
     if updated:
         logger.warning("Job %s chunk %d released by attempt %d: %s", job_id, index, attempt, reason)
-        enqueue_chunk(job_id=job_id, index=index)
+        enqueue_chunks(job_id=job_id, indexes=[index])
     return bool(updated)
 
 
@@ -529,11 +529,11 @@ def recover_stale_chunks(*, job_ids=None, report: "RecoveryReport") -> None:
                 settings.THETOOL_JOB_MAX_ATTEMPTS,
                 chunk.claimed_by or "nobody",
             )
-            enqueue_chunk(job_id=chunk.job_id, index=chunk.index)
+            enqueue_chunks(job_id=chunk.job_id, indexes=[chunk.index])
             report.requeued_chunks.append(f"{chunk.job_id}:{chunk.index}")
     for chunk in chunks.stale(now=now).filter(status=ChunkStatus.QUEUED):
         logger.warning("Chunk %d of job %s has waited in the queue; enqueuing it again", chunk.index, chunk.job_id)
-        enqueue_chunk(job_id=chunk.job_id, index=chunk.index)
+        enqueue_chunks(job_id=chunk.job_id, indexes=[chunk.index])
         report.reenqueued_chunks.append(f"{chunk.job_id}:{chunk.index}")
     scope = AnalysisJob.objects.filter(status=JobStatus.PROCESSING).filter(_has_chunks())
     if job_ids is not None:

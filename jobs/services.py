@@ -335,28 +335,35 @@ def enqueue_job(*, job_id) -> bool:
     return True
 
 
-def enqueue_chunk(*, job_id, index: int) -> bool:
-    """Hand one chunk of a fanned-out job to django-q2. On failure the job is failed with the reason.
+def enqueue_chunks(*, job_id, indexes) -> bool:
+    """Hand chunks of a fanned-out job to django-q2. On failure the job is failed with the reason.
 
-    A second delivery of the same chunk is harmless: only one claim succeeds.
+    The tasks are written in one transaction: with the ORM broker that is one commit for the whole
+    fan-out (on SQLite one turn of the write lock, not one per chunk while the first chunks already
+    run), and a broker that refuses part-way leaves none of them. A second delivery of the same
+    chunk is harmless: only one claim succeeds.
     """
+    indexes = list(indexes)
+    index = None
     try:
-        async_task(
-            "jobs.tasks.run_job_chunk",
-            str(job_id),
-            index,
-            task_name=f"analysis-job-{job_id}-chunk-{index}",
-            group="analysis-jobs",
-        )
+        with transaction.atomic():
+            for index in indexes:
+                async_task(
+                    "jobs.tasks.run_job_chunk",
+                    str(job_id),
+                    index,
+                    task_name=f"analysis-job-{job_id}-chunk-{index}",
+                    group="analysis-jobs",
+                )
     except Exception as exc:  # the broker refused: the job cannot end, so say so now
-        logger.error("Failed to enqueue chunk %d of job %s: %s", index, job_id, exc, exc_info=True)
+        logger.error("Failed to enqueue chunk %s of job %s: %s", index, job_id, exc, exc_info=True)
         _fail_unhanded(
             AnalysisJob.objects.filter(pk=job_id),
             job_id=job_id,
             reason=f"Could not hand chunk {index} to the task queue: {exc}",
         )
         return False
-    JobChunk.objects.filter(job_id=job_id, index=index).update(enqueued_at=timezone.now())
+    JobChunk.objects.filter(job_id=job_id, index__in=indexes).update(enqueued_at=timezone.now())
     return True
 
 

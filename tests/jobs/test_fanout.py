@@ -54,6 +54,36 @@ def test_a_job_larger_than_a_chunk_is_split_and_each_chunk_is_its_own_task():
     assert job.status == JobStatus.PROCESSING and job.completed == 0
 
 
+def test_the_chunks_are_enqueued_in_one_transaction_and_a_broker_refusing_part_way_leaves_none(monkeypatch):
+    real = services.async_task
+    handed = []
+
+    def broker(func, *args, **kwargs):
+        if func == "jobs.tasks.run_job_chunk":
+            if refuse and len(handed) == 1:  # the second chunk of the job
+                raise ConnectionError("broker unreachable")
+            handed.append(connection.in_atomic_block)
+        return real(func, *args, **kwargs)
+
+    monkeypatch.setattr(services, "async_task", broker)
+    refuse = False
+    job = fanned_out_job()
+    assert handed == [True, True, True]  # one transaction for the fan-out: one commit, not one per chunk
+
+    handed.clear()
+    refuse = True
+    other, _ = services.request_analysis_job(symbols=SYMBOLS, capital=123_456)
+    queued = OrmQ.objects.count()
+    assert tasks.run_analysis_job(str(other.pk)) == "fanned out"
+    other.refresh_from_db()
+    assert other.status == JobStatus.FAILED
+    assert other.status_reason.startswith("Could not hand chunk 1 to the task queue: broker unreachable")
+    # The first chunk's task went back with the transaction: nothing is queued for a failed job.
+    assert OrmQ.objects.count() == queued
+    assert not JobChunk.objects.filter(job=other, enqueued_at__isnull=False).exists()
+    assert JobChunk.objects.filter(job=job, enqueued_at__isnull=True).count() == 0
+
+
 def test_a_job_of_one_chunk_or_less_runs_as_one_task_as_before():
     job, _ = services.request_analysis_job(symbols=SYMBOLS[:4])
     assert tasks.run_analysis_job(str(job.pk)) == "completed"
