@@ -323,6 +323,12 @@ def claim_chunk(*, job_id, index: int) -> int | None:
     return attempt
 
 
+def next_queued_chunk(*, job_id) -> int | None:
+    """The first queued chunk of a processing job, for a worker with time to spare (a read; the claim decides)."""
+    queued = JobChunk.objects.filter(job_id=job_id, status=ChunkStatus.QUEUED, job__status=JobStatus.PROCESSING)
+    return queued.order_by("index").values_list("index", flat=True).first()
+
+
 def _fenced_chunk(job_id, index: int, attempt: int):
     return JobChunk.objects.filter(job_id=job_id, index=index, status=ChunkStatus.PROCESSING, attempt=attempt)
 

@@ -337,6 +337,9 @@ THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 # A job of more symbols is split into chunks of this size, one task each, so every worker helps.
 THETOOL_JOB_CHUNK_SIZE = env_int("THETOOL_JOB_CHUNK_SIZE", 100, minimum=1)
+# A worker that ends a chunk claims the job's next queued one at once (no broker round trip) for this
+# long, then returns to the queue so other tasks are not held back; 0: one chunk per task.
+THETOOL_JOB_CONTINUE_SECONDS = env_float("THETOOL_JOB_CONTINUE_SECONDS", 60.0, minimum=0)
 THETOOL_MAX_SYMBOLS_PER_JOB = env_int("THETOOL_MAX_SYMBOLS_PER_JOB", 5000, minimum=1)
 # A backtest bucket with fewer completed trades than this is labelled "too few signals".
 THETOOL_BACKTEST_MIN_SIGNALS = env_int("THETOOL_BACKTEST_MIN_SIGNALS", 30, minimum=1)

@@ -26,6 +26,8 @@ def small_chunks(settings):
     settings.THETOOL_DATA_SOURCE = "demo"
     settings.THETOOL_JOB_CHUNK_SIZE = 4
     settings.THETOOL_JOB_BATCH_SIZE = 2
+    # One chunk per task, so each test can step through the chunks; going on is tested at the end.
+    settings.THETOOL_JOB_CONTINUE_SECONDS = 0
 
 
 def fanned_out_job(symbols=SYMBOLS) -> AnalysisJob:
@@ -421,3 +423,51 @@ def test_results_are_inserted_as_plain_values_on_postgresql_not_as_unnest_arrays
     assert len(inserts) == 1 and "UNNEST" not in inserts[0] and "VALUES" in inserts[0]
     stored_row = AnalysisResult.objects.get(job=job, symbol=SYMBOLS[0])
     assert stored_row.indicators and stored_row.provenance["source"] == "demo" and stored_row.created_at
+
+
+# --- A worker that ends a chunk goes on with the job's next queued one (THETOOL_JOB_CONTINUE_SECONDS) ---
+
+
+def test_the_worker_that_fans_a_job_out_goes_on_with_its_chunks_without_the_broker(settings):
+    settings.THETOOL_JOB_CONTINUE_SECONDS = 60
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.completed == stored(job) == len(SYMBOLS)
+    chunks = JobChunk.objects.filter(job=job)
+    assert {(c.status, c.attempt) for c in chunks} == {(ChunkStatus.DONE, 1)}
+    # Each chunk's own task is still on the broker: delivered now, it finds nothing to do.
+    assert [tasks.run_job_chunk(str(job.pk), index) for index in (0, 1, 2)] == ["not claimed"] * 3
+
+
+def test_a_delivery_whose_chunk_was_taken_goes_on_with_the_queued_ones(settings):
+    job = fanned_out_job()  # one chunk per task while fanning out
+    elsewhere = execution.claim_chunk(job_id=job.pk, index=0)  # another worker holds chunk 0
+    settings.THETOOL_JOB_CONTINUE_SECONDS = 60
+    assert tasks.run_job_chunk(str(job.pk), 0) == "chunk done"
+    status = dict(JobChunk.objects.filter(job=job).values_list("index", "status"))
+    assert status == {0: ChunkStatus.PROCESSING, 1: ChunkStatus.DONE, 2: ChunkStatus.DONE}
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING, "chunk 0 is still running elsewhere"
+
+    assert execution.execute_chunk(job_id=job.pk, index=0, attempt=elsewhere) == "completed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and stored(job) == len(SYMBOLS)
+
+
+def test_going_on_stops_when_the_job_is_cancelled(settings, monkeypatch):
+    job = fanned_out_job()
+    settings.THETOOL_JOB_CONTINUE_SECONDS = 60
+    real = execution.execute_chunk
+
+    def cancelled_after_the_first_chunk(**kwargs):
+        outcome = real(**kwargs)
+        services.cancel_job(job_id=job.pk)
+        return outcome
+
+    monkeypatch.setattr(execution, "execute_chunk", cancelled_after_the_first_chunk)
+    assert tasks.run_job_chunk(str(job.pk), 0) == "chunk done"
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and stored(job) == 4
+    status = dict(JobChunk.objects.filter(job=job).values_list("index", "status"))
+    assert status[0] == ChunkStatus.DONE and status[1] == status[2] == ChunkStatus.QUEUED
