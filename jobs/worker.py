@@ -44,6 +44,7 @@ from django_q.signals import post_execute_in_worker, post_spawn, pre_execute
 
 from jobs import execution, signals, worker_registry
 from jobs.models import WorkerProcess
+from stocks.market_data import nse_calendar
 from stocks.services import refresh_quotes
 from thetool import shutdown
 
@@ -81,6 +82,7 @@ class WorkerSupervisor:
     def run(self) -> int:
         """Start the cluster and the reaper; on SIGTERM/SIGINT stop both. Returns the exit code."""
         post_spawn.connect(install_shutdown_handlers, dispatch_uid="thetool-worker-shutdown")
+        preload_analysis()
         connections.close_all()  # the cluster forks from this process: children must not share a connection
         cluster = Cluster()  # installs django-q2's own handlers, replaced here
         for signum in STOP_SIGNALS:
@@ -188,6 +190,16 @@ class WorkerSupervisor:
         reaper.join(timeout=1)
         logger.info("Worker stopped in %.1fs", time.monotonic() - started)
         return 1 if stuck else 0
+
+
+def preload_analysis() -> None:
+    """Load before the cluster forks what every worker process would otherwise load on its first job.
+
+    The NSE holiday list (pandas-market-calendars, imported lazily: 0.1-0.5 s) is loaded here once and
+    inherited by every worker process django-q2 forks, recycled ones included: the first chunk of the
+    first job after a start no longer pays for it in each worker.
+    """
+    nse_calendar().covers(timezone.now().date())
 
 
 def run_worker() -> int:

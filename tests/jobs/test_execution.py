@@ -377,3 +377,12 @@ def test_a_worker_that_lost_its_job_stops_beating(settings, caplog):
             message="the heartbeat thread to stop",
         )
     assert f"Job {job.pk} attempt 1 no longer owns the job; heartbeat stops" in caplog.text
+
+
+def test_run_worker_loads_the_nse_calendar_before_its_cluster_forks():
+    # Lazily imported, pandas-market-calendars cost every worker process's first chunk about 0.1 s.
+    from stocks import calendar
+
+    calendar._curated_holidays.cache_clear()
+    worker.preload_analysis()
+    assert calendar._curated_holidays.cache_info().currsize == 1
