@@ -304,6 +304,14 @@ def _worker_name() -> str:
 def claim_chunk(*, job_id, index: int) -> int | None:
     """Take a queued chunk (or one whose worker died) of a processing job; return this worker's attempt."""
     now = timezone.now()
+    # A read first: most deliveries of a chunk's task find it taken by a worker that went on with the
+    # job's chunks, and on SQLite the transaction below would queue for the one write lock.
+    candidates = JobChunk.objects.filter(job_id=job_id, index=index, job__status=JobStatus.PROCESSING)
+    if not (
+        candidates.filter(status=ChunkStatus.QUEUED).exists()
+        or candidates.stale(now=now).filter(status=ChunkStatus.PROCESSING).exists()
+    ):
+        return None
     with transaction.atomic():
         if not AnalysisJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).exists():
             return None  # cancelled, failed or completed: nothing more is written for it

@@ -471,3 +471,15 @@ def test_going_on_stops_when_the_job_is_cancelled(settings, monkeypatch):
     assert job.status == JobStatus.CANCELLED and stored(job) == 4
     status = dict(JobChunk.objects.filter(job=job).values_list("index", "status"))
     assert status[0] == ChunkStatus.DONE and status[1] == status[2] == ChunkStatus.QUEUED
+
+
+def test_a_delivery_whose_chunk_is_taken_only_reads(settings):
+    from django.test.utils import CaptureQueriesContext
+
+    job = fanned_out_job()
+    execution.claim_chunk(job_id=job.pk, index=0)
+    with CaptureQueriesContext(connection) as queries:
+        assert execution.claim_chunk(job_id=job.pk, index=0) is None
+    assert queries.captured_queries and all(q["sql"].startswith("SELECT") for q in queries.captured_queries), [
+        q["sql"] for q in queries.captured_queries
+    ]
