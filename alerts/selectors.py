@@ -1,6 +1,6 @@
 """Reads for alerts: result pairs worth comparing, subscriptions and a user's delivery log."""
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from alerts.models import AlertDelivery, AlertSubscription
 from stocks.models import AnalysisResult
@@ -11,23 +11,27 @@ def list_result_pairs(*, job_id) -> list[tuple[AnalysisResult, AnalysisResult]]:
 
     "Previous" is the latest earlier result with a verdict for the same symbol and strategy, from any
     other job (or `manage.py analyze`). A failed symbol has no verdict and is never compared.
+    Two queries whatever the job's size (the previous result is a correlated subquery on the
+    (symbol, -created_at) index), not one per symbol.
     """
-    pairs = []
-    new_results = AnalysisResult.objects.filter(job_id=job_id).exclude(verdict="").order_by("symbol")
-    for result in new_results:
-        previous = (
-            AnalysisResult.objects.filter(
-                symbol=result.symbol, strategy_id=result.strategy_id, created_at__lte=result.created_at
-            )
-            .exclude(verdict="")
-            .exclude(pk=result.pk)
-            .exclude(job_id=job_id)
-            .order_by("-created_at", "-id")
-            .first()
+    earlier = (
+        AnalysisResult.objects.filter(
+            symbol=OuterRef("symbol"), strategy_id=OuterRef("strategy_id"), created_at__lte=OuterRef("created_at")
         )
-        if previous is not None:
-            pairs.append((previous, result))
-    return pairs
+        .exclude(verdict="")
+        .exclude(job_id=job_id)
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    new_results = list(
+        AnalysisResult.objects.filter(job_id=job_id)
+        .exclude(verdict="")
+        .annotate(previous_pk=Subquery(earlier))
+        .filter(previous_pk__isnull=False)
+        .order_by("symbol")
+    )
+    previous = AnalysisResult.objects.in_bulk([result.previous_pk for result in new_results])
+    return [(previous[result.previous_pk], result) for result in new_results]
 
 
 def list_active_subscriptions() -> list[AlertSubscription]:

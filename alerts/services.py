@@ -26,6 +26,7 @@ from django_q.tasks import async_task
 
 from alerts import selectors
 from alerts.models import AlertChange, AlertDelivery, AlertSubscription, Channel, DeliveryStatus, TargetKind, Trigger
+from stocks.models import AnalysisResult
 from stocks.universe import normalize_symbol
 from thetool.exceptions import ApplicationError
 
@@ -123,10 +124,21 @@ def detect_changes(*, job_id) -> list[AlertChange]:
 
     Idempotent: the change of a result is stored once (unique on result); a second run returns it.
     """
+    return record_changes(job_id=job_id, pairs=changed_pairs(job_id=job_id))
+
+
+def changed_pairs(*, job_id) -> list[tuple[AnalysisResult, AnalysisResult]]:
+    """(previous, new) pairs whose verdict or score moved: reads only."""
+    return [
+        (previous, result)
+        for previous, result in selectors.list_result_pairs(job_id=job_id)
+        if previous.verdict != result.verdict or previous.score != result.score
+    ]
+
+
+def record_changes(*, job_id, pairs) -> list[AlertChange]:
     changes = []
-    for previous, result in selectors.list_result_pairs(job_id=job_id):
-        if previous.verdict == result.verdict and previous.score == result.score:
-            continue
+    for previous, result in pairs:
         change, _ = AlertChange.objects.get_or_create(
             result=result,
             defaults={
@@ -165,9 +177,16 @@ def create_deliveries(*, changes: list[AlertChange]) -> list[int]:
 
 
 def on_job_completed(*, job_id) -> int:
-    """The completion hook: detect changes, create deliveries, enqueue each after commit."""
+    """The completion hook: detect changes, create deliveries, enqueue each after commit.
+
+    The comparison reads happen before the transaction: on SQLite a transaction holds the one write
+    lock from its start, and every worker's next batch would wait for the whole comparison.
+    """
+    pairs = changed_pairs(job_id=job_id)
+    if not pairs:
+        return 0
     with transaction.atomic():
-        delivery_ids = create_deliveries(changes=detect_changes(job_id=job_id))
+        delivery_ids = create_deliveries(changes=record_changes(job_id=job_id, pairs=pairs))
         for delivery_id in delivery_ids:
             transaction.on_commit(lambda delivery_id=delivery_id: enqueue_delivery(delivery_id=delivery_id))
     if delivery_ids:
