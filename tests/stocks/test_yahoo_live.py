@@ -18,6 +18,7 @@ from jobs.models import JobStatus
 from stocks.market_data import MarketDataError, PriceHistory, SourceUnavailable, fetch_histories, limits
 from stocks.market_data import yahoo as yahoo_adapter
 from stocks.models import AnalysisResult, PriceCache
+from tests.cluster import wait_for
 from tests.fakeyahoo import FakeYahoo, point_yfinance_at
 from thetool import shutdown
 from thetool.shutdown import WorkerShutdown
@@ -187,6 +188,12 @@ def test_a_worker_told_to_stop_leaves_a_rate_limited_fetch_at_once(live, setting
             threading.Timer(0.5, shutdown.request_stop, args=("SIGTERM",)).start()  # run_worker's handler
             with pytest.raises(WorkerShutdown):
                 fetch_histories(["AAA.NS", "BBB.NS"])
+            # The fetch threads end too (a process exits only once they have): none sits out its backoff.
+            wait_for(
+                lambda: not [t for t in threading.enumerate() if t.name.startswith("yahoo")],
+                timeout=30,
+                message="the fetch threads to end",
+            )
     finally:
         shutdown.reset()
     assert live.counts["429"] >= 2
