@@ -307,17 +307,13 @@ def claim_chunk(*, job_id, index: int) -> int | None:
     # A read first: most deliveries of a chunk's task find it taken by a worker that went on with the
     # job's chunks, and on SQLite the transaction below would queue for the one write lock.
     candidates = JobChunk.objects.filter(job_id=job_id, index=index, job__status=JobStatus.PROCESSING)
-    if not (
-        candidates.filter(status=ChunkStatus.QUEUED).exists()
-        or candidates.stale(now=now).filter(status=ChunkStatus.PROCESSING).exists()
-    ):
+    if not any(chunks.exists() for chunks in _claimable(candidates, now=now)):
         return None
     with transaction.atomic():
         if not AnalysisJob.objects.filter(pk=job_id, status=JobStatus.PROCESSING).exists():
             return None  # cancelled, failed or completed: nothing more is written for it
-        this_chunk = JobChunk.objects.select_for_update().filter(job_id=job_id, index=index)
-        chunk = this_chunk.filter(status=ChunkStatus.QUEUED).first()
-        chunk = chunk or this_chunk.stale(now=now).filter(status=ChunkStatus.PROCESSING).first()
+        queued, abandoned = _claimable(JobChunk.objects.select_for_update().filter(job_id=job_id, index=index), now=now)
+        chunk = queued.first() or abandoned.first()
         if chunk is None:
             return None
         if chunk.attempt >= settings.THETOOL_JOB_MAX_ATTEMPTS:
@@ -329,6 +325,11 @@ def claim_chunk(*, job_id, index: int) -> int | None:
         )
     logger.info("Job %s chunk %d claimed (attempt %d, %d symbols)", job_id, index, attempt, len(chunk.symbols))
     return attempt
+
+
+def _claimable(chunks, *, now):
+    """What a claim may take, in order: the queued chunks, then those whose worker died (stale, processing)."""
+    return chunks.filter(status=ChunkStatus.QUEUED), chunks.stale(now=now).filter(status=ChunkStatus.PROCESSING)
 
 
 def next_queued_chunk(*, job_id) -> int | None:

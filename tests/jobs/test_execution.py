@@ -249,17 +249,24 @@ def worker_signal_handlers():
     shutdown.reset()
 
 
-def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(monkeypatch, worker_signal_handlers):
+def sigterm_during_batch(monkeypatch, number: int, *, then=lambda: None) -> list:
+    """analyze_symbols sends this process SIGTERM during batch `number`, then calls `then`; returns the batches seen."""
     real = stock_services.analyze_symbols
     calls = []
 
-    def signalled_during_the_second_batch(**kwargs):
+    def analyze(**kwargs):
         calls.append(kwargs["symbols"])
-        if len(calls) == 2:
+        if len(calls) == number:
             os.kill(os.getpid(), signal.SIGTERM)  # delivered to this thread's handler at once
+            then()
         return real(**kwargs)
 
-    monkeypatch.setattr(execution, "analyze_symbols", signalled_during_the_second_batch)
+    monkeypatch.setattr(execution, "analyze_symbols", analyze)
+    return calls
+
+
+def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(monkeypatch, worker_signal_handlers):
+    calls = sigterm_during_batch(monkeypatch, 2)
     job = new_job()
     with shutdown.running_task(), pytest.raises(WorkerShutdown):
         tasks.run_analysis_job(str(job.pk))
@@ -278,20 +285,13 @@ def test_a_stop_signal_inside_a_task_hands_the_job_back_and_enqueues_it_again(mo
 def test_a_stop_that_something_swallowed_is_raised_again_at_the_next_checkpoint(monkeypatch, worker_signal_handlers):
     # A signal handler's exception raised inside a finaliser is printed and dropped by Python: a
     # stop raised only once could be lost that way, and the worker would finish the whole job.
-    real = stock_services.analyze_symbols
-    calls = []
+    def swallowed():
+        try:
+            shutdown.checkpoint()
+        except BaseException:  # what a finaliser does with it
+            pass
 
-    def stop_swallowed_during_the_first_batch(**kwargs):
-        calls.append(kwargs["symbols"])
-        if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-            try:
-                shutdown.checkpoint()
-            except BaseException:  # what a finaliser does with it
-                pass
-        return real(**kwargs)
-
-    monkeypatch.setattr(execution, "analyze_symbols", stop_swallowed_during_the_first_batch)
+    calls = sigterm_during_batch(monkeypatch, 1, then=swallowed)
     job = new_job()
     with shutdown.running_task(), pytest.raises(WorkerShutdown):
         tasks.run_analysis_job(str(job.pk))
