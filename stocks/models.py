@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from stocks import analysis, compact, verdicts
+from stocks.fields import BarsJSONField
 
 
 class Stock(models.Model):
@@ -78,8 +79,8 @@ class PriceCache(models.Model):
 
     symbol = models.CharField(max_length=40)
     source = models.CharField(max_length=200)
-    fetched_on = models.DateField(help_text="The (UTC) day the bars were fetched")
-    bars = models.JSONField()
+    fetched_on = models.DateField(help_text="The last completed NSE session when the bars were fetched")
+    bars = BarsJSONField(help_text='Column arrays {"d", "o", "h", "l", "c", "v"}')
     bar_count = models.PositiveIntegerField()
     first_bar = models.DateField()
     last_bar = models.DateField()
