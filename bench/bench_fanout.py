@@ -226,14 +226,18 @@ def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
     import numpy
     from django.conf import settings
 
+    from jobs.execution import chunk_symbols
+
     universe = [f"SYM{i:04d}.NS" for i in range(symbols)]
     started = time.monotonic()
     fill_price_cache(universe)
     fill_seconds = time.monotonic() - started
     lines = [f"### {'SQLite' if kind == 'sqlite' else 'PostgreSQL'}", ""]
     lines += [
-        f"Chunk size {settings.THETOOL_JOB_CHUNK_SIZE}, batch size {settings.THETOOL_JOB_BATCH_SIZE}, "
-        f"{symbols:,} symbols ({-(-symbols // settings.THETOOL_JOB_CHUNK_SIZE)} chunks); "
+        f"Chunk size {settings.THETOOL_JOB_CHUNK_SIZE} (the last {settings.THETOOL_JOB_CHUNK_SIZE} symbols in "
+        f"{settings.THETOOL_JOB_CHUNK_TAPER}), batch size {settings.THETOOL_JOB_BATCH_SIZE}, {symbols:,} symbols "
+        f"({len(chunk_symbols(universe, size=settings.THETOOL_JOB_CHUNK_SIZE, taper=settings.THETOOL_JOB_CHUNK_TAPER))}"
+        " chunks); "
         f"price cache filled in {fill_seconds:.1f} s. Django {django.get_version()}, numpy {numpy.__version__}.",
         "",
         f"Each configuration ran {repeat} times, 1 and 2 workers alternating; the speed-up is the ratio of the "

@@ -203,6 +203,19 @@ def _batches(items: list, size: int):
         yield items[start : start + size]
 
 
+def chunk_symbols(symbols: list, *, size: int, taper: int) -> list[list]:
+    """A job's symbols in chunks of `size`, the last `size` of them in `taper` smaller chunks.
+
+    Workers take chunks in order, so the small ones come last: a worker that runs out of chunks waits
+    at most one small chunk for the others to end, instead of up to a whole one (the job ends when its
+    last chunk does). Each chunk more costs one claim. taper 1: equal chunks.
+    """
+    if taper <= 1 or len(symbols) <= size:
+        return list(_batches(symbols, size))
+    body, tail = symbols[:-size], symbols[-size:]
+    return [*_batches(body, size), *_batches(tail, -(-size // taper))]
+
+
 def _trade_params(job: AnalysisJob) -> TradeParams:
     return TradeParams(
         capital=float(job.capital),
@@ -266,31 +279,32 @@ def is_fanned_out(*, job: AnalysisJob) -> bool:
 def fan_out_job(*, job_id, attempt: int) -> str:
     """Split a claimed job into chunks (once) and hand each unfinished one to the task queue.
 
-    Runs again after a hand-back or a second delivery: the chunks already made are kept (the
-    (job, index) constraint), and only queued ones are enqueued; a chunk whose worker died is
-    the reaper's (recover_stale_jobs), as a small job is.
+    Runs again after a hand-back or a second delivery: the chunks already made are kept as they are
+    (even if THETOOL_JOB_CHUNK_SIZE or _TAPER changed meanwhile), and only queued ones are enqueued; a
+    chunk whose worker died is the reaper's (recover_stale_jobs), as a small job is.
     """
     job = AnalysisJob.objects.get(pk=job_id)
-    size = settings.THETOOL_JOB_CHUNK_SIZE
+    size, taper = settings.THETOOL_JOB_CHUNK_SIZE, settings.THETOOL_JOB_CHUNK_TAPER
     with transaction.atomic():
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return _stopped(job.pk, attempt)
-        chunks = [
-            JobChunk(job_id=job.pk, index=index, symbols=symbols)
-            for index, symbols in enumerate(_batches(job.symbols, size))
-        ]
-        JobChunk.objects.bulk_create(chunks, ignore_conflicts=True)
+        made = JobChunk.objects.filter(job_id=job.pk).count()
+        if not made:
+            parts = chunk_symbols(job.symbols, size=size, taper=taper)
+            JobChunk.objects.bulk_create(
+                [JobChunk(job_id=job.pk, index=index, symbols=symbols) for index, symbols in enumerate(parts)]
+            )
         pending = list(
             JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED).values_list("index", flat=True)
         )
         # Handed to the broker only once the chunks are committed: a worker never looks for a missing row.
         transaction.on_commit(lambda: enqueue_chunks(job_id=job.pk, indexes=pending))
     logger.info(
-        "Job %s attempt %d fanned out: %d chunks of up to %d symbols, %d enqueued",
+        "Job %s attempt %d fanned out: %d chunks (%s), %d enqueued",
         job.pk,
         attempt,
-        len(chunks),
-        size,
+        made or len(parts),
+        "made by an earlier attempt" if made else f"{size} symbols each, then {taper} of the last {size}",
         len(pending),
     )
     finish_job_if_done(job_id=job.pk)  # a re-delivery after every chunk ended but before the job did

@@ -337,6 +337,8 @@ THETOOL_JOB_MAX_ATTEMPTS = env_int("THETOOL_JOB_MAX_ATTEMPTS", 3, minimum=1)
 THETOOL_JOB_BATCH_SIZE = env_int("THETOOL_JOB_BATCH_SIZE", 50, minimum=1)
 # A job of more symbols is split into chunks of this size, one task each, so every worker helps.
 THETOOL_JOB_CHUNK_SIZE = env_int("THETOOL_JOB_CHUNK_SIZE", 100, minimum=1)
+# The job's last THETOOL_JOB_CHUNK_SIZE symbols go in this many smaller chunks, so workers end together; 1: off.
+THETOOL_JOB_CHUNK_TAPER = env_int("THETOOL_JOB_CHUNK_TAPER", 4, minimum=1)
 # A worker that ends a chunk claims the job's next queued one at once (no broker round trip) for this
 # long, then returns to the queue so other tasks are not held back; 0: one chunk per task.
 THETOOL_JOB_CONTINUE_SECONDS = env_float("THETOOL_JOB_CONTINUE_SECONDS", 60.0, minimum=0)

@@ -26,6 +26,7 @@ def small_chunks(settings):
     settings.THETOOL_DATA_SOURCE = "demo"
     settings.THETOOL_JOB_CHUNK_SIZE = 4
     settings.THETOOL_JOB_BATCH_SIZE = 2
+    settings.THETOOL_JOB_CHUNK_TAPER = 1  # equal chunks, as SYMBOLS says; the taper is tested at the end
     # One chunk per task, so each test can step through the chunks; going on is tested at the end.
     settings.THETOOL_JOB_CONTINUE_SECONDS = 0
 
@@ -483,3 +484,43 @@ def test_a_delivery_whose_chunk_is_taken_only_reads(settings):
     assert queries.captured_queries and all(q["sql"].startswith("SELECT") for q in queries.captured_queries), [
         q["sql"] for q in queries.captured_queries
     ]
+
+
+# --- The last chunks are smaller (THETOOL_JOB_CHUNK_TAPER), so the workers end together ---
+
+
+@pytest.mark.parametrize(
+    ("total", "size", "taper", "sizes"),
+    [
+        (2192, 100, 4, [100] * 20 + [92] + [25] * 4),
+        (2192, 100, 1, [100] * 21 + [92]),
+        (10, 4, 4, [4, 2, 1, 1, 1, 1]),
+        (10, 4, 3, [4, 2, 2, 2]),
+        (5, 4, 4, [1, 1, 1, 1, 1]),
+        (4, 4, 4, [4]),
+        (7, 100, 4, [7]),
+    ],
+)
+def test_chunks_are_of_the_chunk_size_and_the_last_chunk_size_symbols_are_split_by_the_taper(total, size, taper, sizes):
+    symbols = [f"S{i}" for i in range(total)]
+    chunks = execution.chunk_symbols(symbols, size=size, taper=taper)
+    assert [len(chunk) for chunk in chunks] == sizes
+    assert [s for chunk in chunks for s in chunk] == symbols, "every symbol once, in order"
+
+
+def test_a_fanned_out_job_gets_tapered_chunks_and_a_second_fan_out_keeps_them_as_made(settings):
+    settings.THETOOL_JOB_CHUNK_TAPER = 4
+    job = fanned_out_job()
+    chunks = list(JobChunk.objects.filter(job=job).order_by("index").values_list("symbols", flat=True))
+    assert chunks == [SYMBOLS[0:4], SYMBOLS[4:6], *([s] for s in SYMBOLS[6:10])]
+
+    # A re-delivery after the settings changed (a hand-back, a new deploy) keeps the chunks it finds.
+    settings.THETOOL_JOB_CHUNK_TAPER = 1
+    settings.THETOOL_JOB_CHUNK_SIZE = 1  # 10 chunks if made again
+    attempt = AnalysisJob.objects.get(pk=job.pk).attempt
+    assert execution.fan_out_job(job_id=job.pk, attempt=attempt) == "fanned out"
+    assert list(JobChunk.objects.filter(job=job).order_by("index").values_list("symbols", flat=True)) == chunks
+    for index in range(len(chunks)):
+        tasks.run_job_chunk(str(job.pk), index)
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.completed == stored(job) == len(SYMBOLS)
