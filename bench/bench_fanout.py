@@ -241,13 +241,14 @@ def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
         f"price cache filled in {fill_seconds:.1f} s. Django {django.get_version()}, numpy {numpy.__version__}.",
         "",
         f"Each configuration ran {repeat} times, 1 and 2 workers alternating; the speed-up is the ratio of the "
-        "median throughputs. The ceiling is the throughput of 2 processes spinning on pure-Python arithmetic "
-        "over 1, measured before each pair of runs: what this (shared, virtual) machine gave 2 CPUs then.",
+        "median throughputs, and each pair's is a 2-worker run over the 1-worker run just before it. The "
+        "ceiling is the throughput of 2 processes spinning on pure-Python arithmetic over 1, measured before "
+        "each pair of runs: what this (shared, virtual) machine gave 2 CPUs then.",
         "",
-        "| Source | Workers | Job seconds (each run) | Median symbols/s | Speed-up | Chunks | Processes that took "
-        "chunks | Worker CPU ms/symbol (median; all cluster processes, incl. start-up) | Load average before "
-        "| Machine's 2-process CPU ceiling (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Source | Workers | Job seconds (each run) | Median symbols/s | Speed-up | Speed-up of each pair | Chunks "
+        "| Processes that took chunks | Worker CPU ms/symbol (median; all cluster processes, incl. start-up) "
+        "| Load average before | Machine's 2-process CPU ceiling (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     capital = 100_000
     for source in ("demo", "cached"):
@@ -262,13 +263,19 @@ def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
                 runs[workers].append(result)
                 print(f"{source} {workers} worker(s): {result['seconds']:.2f} s", flush=True)
         base = statistics.median(r["rate"] for r in runs[1])
+        # Each 2-worker run against the 1-worker run just before it: what the machine gave drifts less
+        # within a pair than across the whole series.
+        pairs = [two["rate"] / one["rate"] for one, two in zip(runs[1], runs[2], strict=True)]
         for workers in (1, 2):
             done = runs[workers]
             rate = statistics.median(r["rate"] for r in done)
             seconds = ", ".join(f"{r['seconds']:.2f}" for r in done)
+            paired = (
+                f"{min(pairs):.2f}-{max(pairs):.2f}x, median {statistics.median(pairs):.2f}x" if workers == 2 else ""
+            )
             lines.append(
                 f"| {source} | {workers} | {seconds} | {rate:,.0f} | "
-                f"{rate / base:.2f}x | {done[0]['chunks']} | {max(r['claimers'] for r in done)} | "
+                f"{rate / base:.2f}x | {paired} | {done[0]['chunks']} | {max(r['claimers'] for r in done)} | "
                 f"{statistics.median(r['cpu_ms'] for r in done):.2f} | {max(r['load'] for r in done):.1f} "
                 f"| {statistics.median(ceilings):.2f}x |"
             )
