@@ -304,7 +304,9 @@ def fan_out_job(*, job_id, attempt: int) -> str:
         job.pk,
         attempt,
         made or len(parts),
-        "made by an earlier attempt" if made else f"{size} symbols each, then {taper} of the last {size}",
+        "made by an earlier attempt"
+        if made
+        else f"{size} symbols each" + (f", then {taper} of the last {size}" if taper > 1 else ""),
         len(pending),
     )
     finish_job_if_done(job_id=job.pk)  # a re-delivery after every chunk ended but before the job did
