@@ -83,6 +83,24 @@ def test_comparing_a_job_takes_the_same_queries_at_any_size_and_no_transaction_w
     assert len(small) == len(large) == 2 and all(sql.startswith("SELECT") for sql in large), large
 
 
+def test_changes_are_recorded_from_the_compared_columns_without_reloading_any_result(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    job = make_job(symbols=[f"S{i}.NS" for i in range(5)], total=5)
+    for i in range(5):
+        make_result(f"S{i}.NS", verdict="Buy", score=0.35)
+        make_result(f"S{i}.NS", verdict="Sell", score=-0.4, job=job)
+    with CaptureQueriesContext(connection) as captured:
+        services.on_job_completed(job_id=job.pk)
+    result_reads = [q["sql"] for q in captured.captured_queries if 'FROM "stocks_analysisresult"' in q["sql"]]
+    assert len(result_reads) == 2, result_reads  # the pairs and their previous results, nothing per symbol
+    assert AlertChange.objects.count() == 5
+    change = AlertChange.objects.get(symbol="S3.NS")
+    assert (change.old_verdict, change.new_verdict, change.old_score, change.new_score) == ("Buy", "Sell", 0.35, -0.4)
+    assert change.job_id == job.pk and change.result.job_id == job.pk and change.previous_result.job_id != job.pk
+
+
 def test_the_hook_emails_a_stock_subscriber_once(alice, settings, django_capture_on_commit_callbacks):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     subscribe(alice)
