@@ -289,11 +289,14 @@ def fan_out_job(*, job_id, attempt: int) -> str:
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return _stopped(job.pk, attempt)
         made = JobChunk.objects.filter(job_id=job.pk).count()
+        layout = "made by an earlier attempt"
         if not made:
             parts = chunk_symbols(job.symbols, size=size, taper=taper)
             JobChunk.objects.bulk_create(
                 [JobChunk(job_id=job.pk, index=index, symbols=symbols) for index, symbols in enumerate(parts)]
             )
+            made = len(parts)
+            layout = f"{size} symbols each" + (f", then {taper} of the last {size}" if taper > 1 else "")
         pending = list(
             JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED).values_list("index", flat=True)
         )
@@ -303,10 +306,8 @@ def fan_out_job(*, job_id, attempt: int) -> str:
         "Job %s attempt %d fanned out: %d chunks (%s), %d enqueued",
         job.pk,
         attempt,
-        made or len(parts),
-        "made by an earlier attempt"
-        if made
-        else f"{size} symbols each" + (f", then {taper} of the last {size}" if taper > 1 else ""),
+        made,
+        layout,
         len(pending),
     )
     finish_job_if_done(job_id=job.pk)  # a re-delivery after every chunk ended but before the job did
@@ -450,6 +451,10 @@ def execute_chunk(*, job_id, index: int, attempt: int) -> str:
     return "chunk done"
 
 
+def _unfinished_chunks(job_id):
+    return JobChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE)
+
+
 def finish_job_if_done(*, job_id) -> bool:
     """Complete a fanned-out job whose chunks have all ended. Exactly one caller gets True.
 
@@ -458,13 +463,12 @@ def finish_job_if_done(*, job_id) -> bool:
     """
     # A read first, so every chunk but the last ends without a write (on SQLite a write queues for the
     # one lock). Each finisher reads after its own chunk's commit, so the last to commit sees them all done.
-    if JobChunk.objects.filter(job_id=job_id).exclude(status=ChunkStatus.DONE).exists():
+    if _unfinished_chunks(job_id).exists():
         return False
-    unfinished = JobChunk.objects.filter(job_id=OuterRef("pk")).exclude(status=ChunkStatus.DONE)
     finished = (
         AnalysisJob.objects.filter(pk=job_id)
         .filter(_has_chunks())
-        .exclude(Exists(unfinished))
+        .exclude(Exists(_unfinished_chunks(OuterRef("pk"))))
         .transition(to=JobStatus.COMPLETED, finished_at=timezone.now(), status_reason="")
     )
     if finished:
