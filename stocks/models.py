@@ -48,7 +48,7 @@ class IndexMembership(models.Model):
 
 
 class StockQuote(models.Model):
-    """The screener's price line of one symbol (stocks.quotes), refreshed from its newest cached bars.
+    """The screener's price line of one symbol (stocks.quotes), from its newest cached bars (or a demo/csv source).
 
     Stored apart from the bars so filters and sorts on price columns are plain SQL on 2,192 rows.
     """

@@ -27,7 +27,7 @@ from stocks import analysis as engine
 from stocks import market_data, quality, strategies
 from stocks.exceptions import InvalidTradeParameters
 from stocks.market_data.cache import history_from_json
-from stocks.models import ANY_STRATEGY, AnalysisResult, LatestResult, PriceCache, StockQuote
+from stocks.models import ANY_STRATEGY, AnalysisResult, LatestResult, PriceCache, Stock, StockQuote
 from stocks.quotes import compute_quote
 
 logger = logging.getLogger(__name__)
@@ -430,11 +430,20 @@ def replan_for_capital(*, result: AnalysisResult, capital: Decimal) -> engine.Tr
 
 
 def refresh_quotes(*, symbols: list[str] | None = None) -> int:
-    """Recompute StockQuote rows from each symbol's newest cached bars; returns how many were written.
+    """Recompute StockQuote rows (the screener's price columns); returns how many were written.
 
-    Only symbols whose newest PriceCache row is newer than their quote are recomputed, so running it
-    after every scan costs little. `symbols=None` looks at every cached symbol.
+    From each symbol's newest cached bars, when they are newer than its quote. With a source that
+    keeps no price cache (`demo`, `csv:DIR`), also from that source: each active stock once a UTC day
+    (the demo's bars change with the UTC day), or at once when its quote came from another source.
+    Running it after every scan costs little. `symbols=None` looks at every cached or active symbol.
     """
+    written = _quotes_from_cache(symbols)
+    if market_data.source_kind() != market_data.YFINANCE:
+        written += _quotes_from_source(symbols, source=settings.THETOOL_DATA_SOURCE.strip())
+    return _store_quotes(written)
+
+
+def _quotes_from_cache(symbols: list[str] | None) -> list[StockQuote]:
     cached = PriceCache.objects.all() if symbols is None else PriceCache.objects.filter(symbol__in=symbols)
     newest = dict(cached.values("symbol").annotate(newest=Max("created_at")).values_list("symbol", "newest"))
     known = dict(StockQuote.objects.filter(symbol__in=list(newest)).values_list("symbol", "updated_at"))
@@ -443,25 +452,58 @@ def refresh_quotes(*, symbols: list[str] | None = None) -> int:
     for symbol in stale:
         row = cached.filter(symbol=symbol).order_by("-created_at", "-id").values("source", "bars").first()
         try:
-            quote = compute_quote(history_from_json(symbol, row["source"], row["bars"]))
+            quote = _quote_row(history_from_json(symbol, row["source"], row["bars"]))
         except market_data.MarketDataError as exc:
             logger.warning("No quote for %s: %s", symbol, exc.message)
             continue
         if quote is not None:
-            written.append(
-                StockQuote(
-                    symbol=symbol,
-                    source=row["source"],
-                    as_of=quote.as_of,
-                    last_close=quote.last_close,
-                    change_percent=quote.change_percent,
-                    volume_ratio=quote.volume_ratio,
-                    high_52w=quote.high_52w,
-                    low_52w=quote.low_52w,
-                    from_high_percent=quote.from_high_percent,
-                    from_low_percent=quote.from_low_percent,
-                )
-            )
+            written.append(quote)
+    return written
+
+
+def _quotes_from_source(symbols: list[str] | None, *, source: str) -> list[StockQuote]:
+    """Quotes of active stocks from a source without a price cache, for those not refreshed today from it."""
+    stocks = Stock.objects.filter(is_active=True)
+    wanted = list(
+        (stocks if symbols is None else stocks.filter(yahoo_symbol__in=symbols)).values_list("yahoo_symbol", flat=True)
+    )
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    kind = market_data.source_kind(source)
+    fresh = set(
+        StockQuote.objects.filter(symbol__in=wanted, source=kind, updated_at__gte=midnight).values_list(
+            "symbol", flat=True
+        )
+    )
+    missing = [symbol for symbol in wanted if symbol not in fresh]
+    written = []
+    for start in range(0, len(missing), 200):
+        for symbol, outcome in market_data.fetch_histories(missing[start : start + 200], source=source).items():
+            if isinstance(outcome, market_data.MarketDataError):
+                logger.info("No quote for %s from %s: %s", symbol, kind, outcome.message)
+            elif (quote := _quote_row(outcome)) is not None:
+                written.append(quote)
+    return written
+
+
+def _quote_row(history: market_data.PriceHistory) -> StockQuote | None:
+    quote = compute_quote(history)
+    if quote is None:
+        return None
+    return StockQuote(
+        symbol=history.symbol,
+        source=history.source,
+        as_of=quote.as_of,
+        last_close=quote.last_close,
+        change_percent=quote.change_percent,
+        volume_ratio=quote.volume_ratio,
+        high_52w=quote.high_52w,
+        low_52w=quote.low_52w,
+        from_high_percent=quote.from_high_percent,
+        from_low_percent=quote.from_low_percent,
+    )
+
+
+def _store_quotes(written: list[StockQuote]) -> int:
     fields = [f.name for f in StockQuote._meta.concrete_fields if f.name not in ("id", "symbol")]
     StockQuote.objects.bulk_create(
         written, update_conflicts=True, unique_fields=["symbol"], update_fields=fields, batch_size=500

@@ -1,16 +1,20 @@
-"""The screener's price line from daily bars (pure) and its refresh from the price cache."""
+"""The screener's price line from daily bars (pure) and its refresh from the price cache or the source."""
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
+from unittest import mock
 
 import numpy as np
+import pandas as pd
 import pytest
+from django.utils import timezone
 
+from stocks.market_data import demo_history
 from stocks.market_data.cache import bars_to_json
 from stocks.models import PriceCache, StockQuote
 from stocks.quotes import compute_quote
 from stocks.services import refresh_quotes
-from tests.factories import make_history
+from tests.factories import clear_universe, make_history, make_stock
 
 
 def history(closes, volumes=None):
@@ -48,3 +52,60 @@ def test_refresh_writes_a_quote_per_cached_symbol_and_only_when_bars_are_newer()
     quote = StockQuote.objects.get(symbol="TCS.NS")
     assert quote.last_close == pytest.approx(float(h.close[-1]), abs=0.01)
     assert refresh_quotes() == 0  # nothing newer: nothing recomputed
+
+
+# --- sources that keep no price cache (demo, csv:DIR) -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_with_the_demo_source_every_active_stock_gets_a_quote_once_a_day(settings):
+    settings.THETOOL_DATA_SOURCE = "demo"
+    clear_universe()
+    make_stock("TCS")
+    make_stock("INFY")
+    make_stock("GONE", is_active=False)
+
+    assert refresh_quotes() == 2
+    quote = StockQuote.objects.get(symbol="TCS.NS")
+    expected = compute_quote(demo_history("TCS.NS"))
+    assert quote.source == "demo" and quote.as_of == expected.as_of
+    assert quote.last_close == pytest.approx(expected.last_close)
+    assert quote.change_percent == pytest.approx(expected.change_percent)
+    assert not StockQuote.objects.filter(symbol="GONE.NS").exists()
+    assert refresh_quotes() == 0  # refreshed today: nothing recomputed
+
+    # Yesterday's quote (the demo's bars move with the UTC day) is recomputed; so is one from another source.
+    StockQuote.objects.filter(symbol="TCS.NS").update(updated_at=timezone.now() - timedelta(days=1))
+    StockQuote.objects.filter(symbol="INFY.NS").update(source="yfinance")
+    assert refresh_quotes() == 2
+    assert set(StockQuote.objects.values_list("source", flat=True)) == {"demo"}
+
+
+@pytest.mark.django_db
+def test_with_yfinance_quotes_come_only_from_cached_bars(settings):
+    settings.THETOOL_DATA_SOURCE = "yfinance"
+    clear_universe()
+    make_stock("TCS")
+    with mock.patch("stocks.market_data.fetch_histories") as fetch:
+        assert refresh_quotes() == 0  # no cached bars; Yahoo is never asked for a price line
+    fetch.assert_not_called()
+    assert not StockQuote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_with_a_csv_source_a_stock_without_a_file_gets_no_quote_and_the_others_do(settings, tmp_path):
+    h = make_history("TCS.NS", bars=30)
+    frame = pd.DataFrame(
+        {"Date": [str(d) for d in h.dates], "Open": h.open, "High": h.high, "Low": h.low, "Close": h.close,
+         "Volume": h.volume}
+    )  # fmt: skip
+    frame.to_csv(tmp_path / "TCS.NS.csv", index=False)
+    settings.THETOOL_DATA_SOURCE = f"csv:{tmp_path}"
+    clear_universe()
+    make_stock("TCS")
+    make_stock("INFY")  # no INFY.NS.csv
+
+    assert refresh_quotes() == 1
+    quote = StockQuote.objects.get()
+    assert (quote.symbol, quote.source, quote.as_of) == ("TCS.NS", "csv", h.dates[-1].item())
+    assert quote.last_close == pytest.approx(float(h.close[-1]), abs=0.01)

@@ -16,7 +16,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--refresh-quotes", action="store_true", help="Also recompute the screener's price columns from cached bars"
+            "--refresh-quotes",
+            action="store_true",
+            help="Also recompute the screener's price columns (from cached bars, or from a demo/csv source)",
         )
 
     def handle(self, *args, **options):
