@@ -183,8 +183,13 @@ def stock_row(row, columns, strategy) -> str:
         cells.append(format_html('<td class="num col-close">{}</td>', shown))
     if "change" in columns:
         change = quote.change_percent if quote else None
+        direction = " up" if change and change > 0 else " down" if change and change < 0 else ""
         cells.append(
-            format_html('<td class="num col-change">{}</td>', "—" if change is None else f"{floatformat(change, 2)}%")
+            format_html(
+                '<td class="num col-change{}">{}</td>',
+                direction,
+                "—" if change is None else f"{'+' if change > 0 else ''}{floatformat(change, 2)}%",
+            )
         )
     if "volume" in columns:
         ratio = quote.volume_ratio if quote else None

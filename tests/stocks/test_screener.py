@@ -102,9 +102,19 @@ def test_the_all_stocks_page_filters_in_the_url_and_shows_price_columns(world, c
     page = client.get("/", {"rsi_max": "30", "col": ["close", "change", "volume", "range52", "verdict"]})
     html = page.content.decode()
     assert 'data-symbol="AAA.NS"' in html and 'data-symbol="BBB.NS"' not in html
-    assert "110.00" in html and "1.50%" in html and "2.00×" in html and "-8.3% / +37.5%" in html
+    assert "110.00" in html and "2.00×" in html and "-8.3% / +37.5%" in html
+    assert '<td class="num col-change up">+1.50%</td>' in html  # signed and coloured, as on the stock page
     assert "1 of 4 stocks" in html
     assert page.cookies["thetool_screener"].value == "close,change,volume,range52,verdict|50"
+
+
+def test_a_fall_and_an_unchanged_close_are_shown_as_such(world, client):
+    quote = {"as_of": "2025-11-28", "last_close": 100.0, "high_52w": 120.0, "low_52w": 80.0}
+    StockQuote.objects.create(symbol="AAA.NS", change_percent=-2.25, from_high_percent=-1, from_low_percent=1, **quote)
+    StockQuote.objects.create(symbol="BBB.NS", change_percent=0.0, from_high_percent=-1, from_low_percent=1, **quote)
+    html = client.get("/", {"col": ["change"]}).content.decode()
+    assert '<td class="num col-change down">-2.25%</td>' in html
+    assert '<td class="num col-change">0.00%</td>' in html
 
 
 def test_the_chosen_columns_are_remembered_by_the_next_visit(world, client):
