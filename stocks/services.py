@@ -463,23 +463,19 @@ def _quotes_from_cache(symbols: list[str] | None) -> list[StockQuote]:
 
 def _quotes_from_source(symbols: list[str] | None, *, source: str) -> list[StockQuote]:
     """Quotes of active stocks from a source without a price cache, for those not refreshed today from it."""
-    stocks = Stock.objects.filter(is_active=True)
-    wanted = list(
-        (stocks if symbols is None else stocks.filter(yahoo_symbol__in=symbols)).values_list("yahoo_symbol", flat=True)
-    )
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     kind = market_data.source_kind(source)
-    fresh = set(
-        StockQuote.objects.filter(symbol__in=wanted, source=kind, updated_at__gte=midnight).values_list(
-            "symbol", flat=True
-        )
-    )
-    missing = [symbol for symbol in wanted if symbol not in fresh]
+    fresh = StockQuote.objects.filter(source=kind, updated_at__gte=midnight).values("symbol")
+    stocks = Stock.objects.filter(is_active=True).exclude(yahoo_symbol__in=fresh)
+    if symbols is not None:
+        stocks = stocks.filter(yahoo_symbol__in=symbols)
+    missing = list(stocks.values_list("yahoo_symbol", flat=True))
     written = []
     for start in range(0, len(missing), 200):
         for symbol, outcome in market_data.fetch_histories(missing[start : start + 200], source=source).items():
             if isinstance(outcome, market_data.MarketDataError):
-                logger.info("No quote for %s from %s: %s", symbol, kind, outcome.message)
+                # Asked again every tick (a CSV file may appear): not worth a line each time.
+                logger.debug("No quote for %s from %s: %s", symbol, kind, outcome.message)
             elif (quote := _quote_row(outcome)) is not None:
                 written.append(quote)
     return written
