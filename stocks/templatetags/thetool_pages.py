@@ -1,5 +1,6 @@
 """Template filters and tags shared by every server-rendered page (stocks and jobs)."""
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django import template
@@ -30,9 +31,12 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 @register.filter
 def ist(value, fmt=DEFAULT_TIME_FORMAT):
-    """An aware datetime shown in Asia/Kolkata with an "IST" label; "" for None."""
+    """An aware datetime (or its ISO 8601 text, as in JSON-ready data) shown in Asia/Kolkata with an "IST"
+    label; "" for None."""
     if not value:
         return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     local = value.astimezone(IST)
     if fmt == DEFAULT_TIME_FORMAT:  # every table row shows one: strftime, not the locale-aware formatter
         return f"{local.day:02d} {MONTHS[local.month - 1]} {local.year}, {local.hour:02d}:{local.minute:02d} IST"

@@ -1,7 +1,7 @@
 """The staff operations dashboard: staff only, linked from the admin, numbers per range."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -38,6 +38,15 @@ def test_the_dashboard_is_for_staff_only():
 
 def test_the_admin_index_links_to_the_dashboard(staff):
     assert 'href="/admin/dashboard/"' in staff.get("/admin/").content.decode()
+
+
+def test_a_live_worker_s_start_is_shown_in_ist_not_as_utc_iso_text(staff):
+    started = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # 01:30 the next day in Mumbai
+    record_reaper_run(seconds_ago=5, started_at=started)
+
+    html = staff.get("/admin/dashboard/").content.decode()
+
+    assert '<td class="when" title="2026-03-02T20:00:00+00:00 (UTC)">03 Mar 2026, 01:30 IST</td>' in html
 
 
 def test_the_dashboard_counts_jobs_duplicates_rates_failures_queue_and_workers(staff):
