@@ -438,8 +438,9 @@ def refresh_quotes(*, symbols: list[str] | None = None) -> int:
     Running it after every scan costs little. `symbols=None` looks at every cached or active symbol.
     """
     written = _quotes_from_cache(symbols)
-    if market_data.source_kind() != market_data.YFINANCE:
-        written += _quotes_from_source(symbols, source=settings.THETOOL_DATA_SOURCE.strip())
+    kind = market_data.source_kind()
+    if kind != market_data.YFINANCE:
+        written += _quotes_from_source(symbols, source=settings.THETOOL_DATA_SOURCE, kind=kind)
     return _store_quotes(written)
 
 
@@ -461,10 +462,9 @@ def _quotes_from_cache(symbols: list[str] | None) -> list[StockQuote]:
     return written
 
 
-def _quotes_from_source(symbols: list[str] | None, *, source: str) -> list[StockQuote]:
+def _quotes_from_source(symbols: list[str] | None, *, source: str, kind: str) -> list[StockQuote]:
     """Quotes of active stocks from a source without a price cache, for those not refreshed today from it."""
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    kind = market_data.source_kind(source)
     fresh = StockQuote.objects.filter(source=kind, updated_at__gte=midnight).values("symbol")
     stocks = Stock.objects.filter(is_active=True).exclude(yahoo_symbol__in=fresh)
     if symbols is not None:

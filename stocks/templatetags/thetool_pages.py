@@ -187,7 +187,7 @@ def stock_row(row, columns, strategy) -> str:
         cells.append(format_html('<td class="num col-close">{}</td>', shown))
     if "change" in columns:
         change = quote.change_percent if quote else None
-        direction = " up" if change and change > 0 else " down" if change and change < 0 else ""
+        direction = "" if not change else " up" if change > 0 else " down"
         cells.append(
             format_html(
                 '<td class="num col-change{}">{}</td>',
