@@ -167,7 +167,29 @@
     }
   });
 
+  // The alert form shows only the fields its choices use: a stock or list to name (not for "All
+  // stocks"), a threshold for the score trigger, an email address or a webhook URL by channel.
+  function showSubscriptionFields() {
+    var form = document.getElementById("subscribe-form");
+    if (!form) return;
+    var value = function (name) { return form.elements[name] ? form.elements[name].value : ""; };
+    var shown = {
+      target_ref: value("target_kind") !== "all",
+      threshold: value("trigger") === "score",
+      email: value("channel") === "email",
+      webhook_url: value("channel") === "webhook"
+    };
+    Object.keys(shown).forEach(function (name) {
+      var field = form.querySelector('[data-field="' + name + '"]');
+      if (field) field.hidden = !shown[name];
+    });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.form && event.target.form.id === "subscribe-form") showSubscriptionFields();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    showSubscriptionFields();
     restoreTicks();
     updateCount();
     followTableStrategy();

@@ -20,6 +20,19 @@ def test_no_banner_when_sign_in_is_required(world, closed, client_as):
     assert BANNER not in client_as(world["user"]).get("/").content.decode()
 
 
+def nav_links(client) -> list[str]:
+    page = client.get("/").content.decode()
+    nav = page.split('<nav aria-label="Main">', 1)[1].split("</nav>", 1)[0]
+    return [part.split(">", 1)[1].split("<", 1)[0] for part in nav.split("<a ")[1:]]
+
+
+def test_the_menu_offers_what_the_visitor_can_use(world, client_as):
+    # Watchlists (the daily loop's home) and alerts need an account; the admin is for staff.
+    assert nav_links(client_as(None)) == ["All stocks", "Jobs", "Strategies"]
+    assert nav_links(client_as(world["user"])) == ["All stocks", "Jobs", "Strategies", "Watchlists", "Alerts"]
+    assert nav_links(client_as(world["staff"]))[-1] == "Admin"
+
+
 def test_signing_in_returns_to_the_page_asked_for(alice, closed, client):
     assert client.get("/jobs/")["Location"] == "/accounts/login/?next=/jobs/"
     page = client.get("/accounts/login/?next=/jobs/").content.decode()

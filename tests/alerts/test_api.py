@@ -91,6 +91,17 @@ def test_the_alerts_page_subscribes_and_shows_the_log(api, settings):
     assert "All stocks" in page and "Buy → Sell" in page and "sent" in page
 
 
+def test_the_alerts_page_offers_strategies_by_name_and_refuses_an_unknown_one(api):
+    page = api.get("/alerts/").content.decode()
+    assert '<option value="2">2. Trend Following</option>' in page
+    assert '<option value="stock" selected>A stock</option>' in page  # no empty "---------" to start from
+    refused = api.post("/alerts/", {**STOCK_EMAIL, "strategy_id": "9"})
+    assert refused.status_code == 400 and "Select a valid choice" in refused.content.decode()
+    assert not AlertSubscription.objects.exists()
+    assert api.post("/alerts/", {**STOCK_EMAIL, "strategy_id": "2"}).status_code == 302
+    assert AlertSubscription.objects.get().strategy_id == 2
+
+
 def test_the_alerts_page_shows_a_broken_rule_next_to_its_field(api):
     response = api.post(
         "/alerts/", {"target_kind": "stock", "target_ref": "", "trigger": "verdict", "channel": "email"}

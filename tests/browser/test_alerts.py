@@ -46,11 +46,19 @@ def signed_in(demo_live_server, settings, django_user_model, page):
 def subscribe(page, server, **fields):
     page.goto(server.url + "/alerts/")
     page.select_option("#id_target_kind", fields["target_kind"])
-    page.fill("#id_target_ref", fields.get("target_ref", ""))
+    # The form shows only the fields the choices above them use.
+    expect(page.locator("#id_target_ref")).to_be_visible(visible="target_ref" in fields)
+    if "target_ref" in fields:
+        page.fill("#id_target_ref", fields["target_ref"])
     page.select_option("#id_trigger", fields["trigger"])
-    page.fill("#id_threshold", fields.get("threshold", ""))
+    expect(page.locator("#id_threshold")).to_be_visible(visible="threshold" in fields)
+    if "threshold" in fields:
+        page.fill("#id_threshold", fields["threshold"])
     page.select_option("#id_channel", fields["channel"])
-    page.fill("#id_webhook_url", fields.get("webhook_url", ""))
+    expect(page.locator("#id_webhook_url")).to_be_visible(visible="webhook_url" in fields)
+    expect(page.locator("#id_email")).to_be_visible(visible="webhook_url" not in fields)
+    if "webhook_url" in fields:
+        page.fill("#id_webhook_url", fields["webhook_url"])
     page.click("#subscribe-button")
     expect(page.locator(".messages")).to_have_text(re.compile(r"^\s*Subscribed\."))
 
