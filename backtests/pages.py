@@ -1,9 +1,10 @@
-"""Server-rendered backtest pages: a backtest's table and charts, its exports, and the universe run button."""
+"""Server-rendered backtest pages: a backtest's table and charts, its exports, and the run buttons."""
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from backtests import charts, exports, selectors, services
@@ -65,20 +66,25 @@ def export_xlsx(request, job_id):
 
 
 @require_POST
-def run_universe_backtest(request):
-    """The strategies page's button: backtest every active stock with one strategy (deduplicated)."""
+def run_backtest(request):
+    """Backtest one strategy (deduplicated): every active stock from the strategies page's button, or
+    one stock (`symbol`) from that stock's page. A refusal goes back where the form was, with why."""
+    symbol = request.POST.get("symbol", "").strip()
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("stock-list" if symbol else "strategy-list")
     try:
         strategy_id = int(request.POST.get("strategy", ""))
         job, created = request_job_for_client(
             request=request,
             service=services.request_backtest_job,
-            symbols=None,
+            symbols=[symbol] if symbol else None,
             strategy_id=strategy_id,
             requested_by=requested_by(request),
         )
     except (ValueError, ApplicationError) as exc:
         messages.error(request, f"Backtest not started. {getattr(exc, 'message', 'Choose a strategy.')}")
-        return redirect(reverse("strategy-list"))
+        return redirect(back)
     (messages.success if created else messages.info)(
         request, f"Backtest {'started' if created else 'already running'}: job {job.pk}"
     )

@@ -21,7 +21,7 @@ urlpatterns = [
     path("jobs/<str:job_id>/results.csv", job_pages.export_csv, name="job-export-csv"),
     path("jobs/<str:job_id>/results.xlsx", job_pages.export_xlsx, name="job-export-xlsx"),
     path("", include("watchlists.page_urls")),
-    path("backtests/run/", backtest_pages.run_universe_backtest, name="backtest-run"),
+    path("backtests/run/", backtest_pages.run_backtest, name="backtest-run"),
     path("backtests/<str:job_id>/", backtest_pages.backtest_detail, name="backtest-detail"),
     path("backtests/<str:job_id>/results.csv", backtest_pages.export_csv, name="backtest-export-csv"),
     path("backtests/<str:job_id>/results.xlsx", backtest_pages.export_xlsx, name="backtest-export-xlsx"),

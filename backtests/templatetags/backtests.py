@@ -8,14 +8,19 @@ from stocks.backtest import PAST_RESULTS_NOTE
 register = template.Library()
 
 
-@register.inclusion_tag("backtests/_track_record.html")
-def verdict_track_record(symbol: str, strategy_id: int | None, last_n: int = 10):
-    """'How did this verdict do on this stock': the last signals of the strategy, from the latest backtest."""
+@register.inclusion_tag("backtests/_track_record.html", takes_context=True)
+def verdict_track_record(context, symbol: str, strategy_id: int | None, last_n: int = 10):
+    """'How did this verdict do on this stock': the last signals of the strategy, from the latest backtest,
+    and a button to backtest the stock (again)."""
     row = selectors.latest_symbol_backtest(symbol=symbol, strategy_id=strategy_id or 1)
+    request = context.get("request")
     return {
         "row": row,
         "signals": row.recent_signals[:last_n] if row else [],
+        "symbol": symbol,
         "strategy_id": strategy_id or 1,
+        "csrf_token": context.get("csrf_token"),
+        "back": request.get_full_path() if request else "",
         "note": PAST_RESULTS_NOTE,
     }
 

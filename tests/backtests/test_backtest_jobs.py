@@ -196,6 +196,27 @@ def test_the_stock_page_shows_how_the_verdict_did_on_that_stock(client):
     assert PAST_RESULTS_NOTE in after and "SYNTHETIC" in after
 
 
+def test_the_stock_page_backtests_its_stock_and_a_refusal_comes_back_to_it(client):
+    clear_universe()
+    make_stock("RELIANCE")
+    page = client.get("/stocks/RELIANCE.NS/?strategy=3").content.decode()
+    assert "Backtest this stock with strategy 3" in page and 'name="symbol" value="RELIANCE.NS"' in page
+    form = {"symbol": "RELIANCE.NS", "strategy": "3", "next": "/stocks/RELIANCE.NS/?strategy=3"}
+    response = client.post("/backtests/run/", form)
+    job = AnalysisJob.objects.get(kind=JobKind.BACKTEST)
+    assert response.status_code == 302 and response["Location"] == f"/backtests/{job.pk}/"
+    assert job.symbols == ["RELIANCE.NS"] and job.strategy_id == 3 and not job.is_all_stocks
+    tasks.run_analysis_job(str(job.pk))
+    assert "Backtest again with strategy 3" in client.get("/stocks/RELIANCE.NS/?strategy=3").content.decode()
+
+    refused = client.post("/backtests/run/", {**form, "strategy": "9"}, follow=True)
+    assert refused.redirect_chain == [("/stocks/RELIANCE.NS/?strategy=3", 302)]
+    assert "Backtest not started." in refused.content.decode()
+    elsewhere = client.post("/backtests/run/", {**form, "symbol": "NOT A SYMBOL!", "next": "https://evil.example/"})
+    assert elsewhere["Location"] == "/"  # only back to this site
+    assert AnalysisJob.objects.filter(kind=JobKind.BACKTEST).count() == 1
+
+
 def test_the_strategies_page_shows_the_universe_backtest_or_a_button(client):
     clear_universe()
     make_stock("RELIANCE")
