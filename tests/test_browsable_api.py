@@ -72,3 +72,16 @@ def test_the_stock_list_and_history_render_their_rows_in_the_browsable_api(clien
     history = client.get("/api/stocks/RELIANCE.NS/history/", HTTP_ACCEPT="text/html")
     assert listing.status_code == 200 and "RELIANCE.NS" in listing.text
     assert history.status_code == 200 and "RELIANCE.NS" in history.text
+
+
+def test_the_api_root_links_every_resource_list_and_each_link_answers(client, world, django_user_model):
+    client.force_login(django_user_model.objects.create_user("alice"))  # watchlists and alerts need an account
+    root = client.get("/api/", HTTP_ACCEPT="application/json")
+    assert root.status_code == 200
+    links = root.json()
+    assert links["analyze"] == "http://testserver/api/analysis/analyze" and links["docs"].endswith("/api/docs/")
+    listed = {url.removeprefix("http://testserver") for url in links.values()}
+    assert {"/api/stocks/", "/api/jobs/", "/api/backtests/", "/api/watchlists/", "/api/alerts/"} <= listed
+    for url in listed:  # every link leads somewhere real (a POST-only one answers GET with 405)
+        assert client.get(url).status_code in (200, 405), url
+    assert "Api Root" in client.get("/api/", HTTP_ACCEPT="text/html").text  # the browsable page

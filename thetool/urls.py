@@ -1,10 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path, register_converter
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from jobs import ops_pages
 from stocks.converters import SymbolConverter
 from thetool import health
+from thetool.api_root import ApiRootView
 
 # Before the includes below: both the API and the pages use <symbol:...> (M&M.NS, BAJAJ-AUTO).
 register_converter(SymbolConverter, "symbol")
@@ -12,11 +16,18 @@ register_converter(SymbolConverter, "symbol")
 urlpatterns = [
     # Probes and metrics: public (see thetool/health.py), outside /api/ so no API auth applies.
     path("healthz", health.healthz, name="healthz"),
+    # Pages that name no icon (the browsable API, the admin) make browsers ask for /favicon.ico.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+        name="favicon",
+    ),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     # Before admin.site.urls, which would otherwise claim the path.
     path("admin/dashboard/", ops_pages.dashboard, name="ops-dashboard"),
     path("admin/", admin.site.urls),
+    path("api/", ApiRootView.as_view(), name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Job routes first: /api/stocks/analyze-all-stocks must not be read as a stock symbol.

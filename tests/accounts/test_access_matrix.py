@@ -24,6 +24,7 @@ SIGNED_IN_READ = ("GET", None, (401, 401, 200, 200, 200))
 CANCEL_API = ("POST", None, (401, 401, 200, 403, 200))
 EXPECTED = {
     # API (the JSON error shape for every refusal)
+    "api/": READ,
     "api/schema/": READ,
     "api/docs/": READ,
     "api/stocks/analyze-all-stocks": ("POST", {"symbols": ["RELIANCE.NS"]}, (201, 401, 201, 201, 201)),
@@ -76,6 +77,7 @@ EXPECTED = {
     # 503 because this world runs no worker; never a redirect to sign in). /metrics is guarded by its own
     # token or the loopback rule, not by accounts: the test client comes from 127.0.0.1.
     "healthz": ("GET", None, (200, 200, 200, 200, 200)),
+    "favicon.ico": ("GET", None, (301, 301, 301, 301, 301)),
     "readyz": ("GET", None, (503, 503, 503, 503, 503)),
     "metrics": ("GET", None, (200, 200, 200, 200, 200)),
     # The daily loop (watchlists/): sign-in pages; forms redirect with a message
