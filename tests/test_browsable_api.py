@@ -84,4 +84,4 @@ def test_the_api_root_links_every_resource_list_and_each_link_answers(client, wo
     assert {"/api/stocks/", "/api/jobs/", "/api/backtests/", "/api/watchlists/", "/api/alerts/"} <= listed
     for url in listed:  # every link leads somewhere real (a POST-only one answers GET with 405)
         assert client.get(url).status_code in (200, 405), url
-    assert "Api Root" in client.get("/api/", HTTP_ACCEPT="text/html").text  # the browsable page
+    assert "<h1>TheTool API</h1>" in client.get("/api/", HTTP_ACCEPT="text/html").text  # the browsable page

@@ -30,6 +30,8 @@ LINKS = {
 class ApiRootView(APIView):
     """The API's resources, each with its URL; the OpenAPI schema (`schema`) describes every operation."""
 
+    name = "TheTool API"  # the browsable page's title (DRF would say "Api Root")
+
     @extend_schema(
         operation_id="api_root",
         responses=inline_serializer("ApiRoot", {name: serializers.URLField() for name in LINKS}),

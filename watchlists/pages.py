@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,6 +37,10 @@ CHANGE_KINDS = ("upgrade", "downgrade", "new", "unchanged")
 def _symbols_from(request) -> list[str]:
     raw = request.POST.getlist("symbols") or request.POST.get("symbols_text", "").replace(",", " ").split()
     return [symbol.strip() for symbol in raw if symbol.strip()][:500]
+
+
+def _stocks(count: int) -> str:
+    return f"{count} stock" if count == 1 else f"{count} stocks"
 
 
 def _back(request, default: str) -> str:
@@ -156,10 +161,10 @@ def watchlist_action(request, watchlist_id):
             return redirect("watchlist-list")
         elif action == "add":
             added = services.add_stocks(user=request.user, watchlist=watchlist, symbols=_symbols_from(request))
-            messages.success(request, f"Added {added} stock(s) to {watchlist.name!r}.")
+            messages.success(request, f"Added {_stocks(added)} to {watchlist.name!r}.")
         elif action == "remove":
             removed = services.remove_stocks(user=request.user, watchlist=watchlist, symbols=_symbols_from(request))
-            messages.success(request, f"Removed {removed} stock(s) from {watchlist.name!r}.")
+            messages.success(request, f"Removed {_stocks(removed)} from {watchlist.name!r}.")
         elif action == "analyze":
             services.ensure_owner(user=request.user, obj=watchlist)
             strategy = request.POST.get("strategy", "1")
@@ -196,7 +201,11 @@ def add_to_watchlist(request):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(back)
-    messages.success(request, f"Added {added} stock(s) to watchlist {watchlist.name!r}.")
+    # The list is one click away from the page the stocks were ticked on.
+    link = reverse("watchlist-detail", args=[watchlist.pk])
+    messages.success(
+        request, format_html('Added {} to watchlist <a href="{}">{}</a>.', _stocks(added), link, watchlist.name)
+    )
     return redirect(back)
 
 

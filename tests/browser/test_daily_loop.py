@@ -36,12 +36,14 @@ def test_watchlist_scan_and_what_changed(alice_server, page, page_errors):
     page.check('#stock-table input[name="symbols"][value="INFY.NS"]')
     page.fill('#watchlist-add-form input[name="name"]', "IT")
     page.click("#watchlist-add")
-    expect(page.locator(".messages")).to_contain_text("Added 2 stock(s) to watchlist 'IT'")
+    expect(page.locator(".messages")).to_contain_text("Added 2 stocks to watchlist IT.")
     watchlist = Watchlist.objects.get(name="IT")
     assert sorted(watchlist.items.values_list("stock__symbol", flat=True)) == ["INFY", "TCS"]
+    expect(page.locator(".messages a")).to_have_attribute("href", f"/watchlists/{watchlist.pk}/")
 
-    # Schedule an end-of-day scan of it.
-    page.goto(server.url + "/watchlists/")
+    # Schedule an end-of-day scan of it, from the menu's Watchlists.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Watchlists").click()
+    expect(page).to_have_url(server.url + "/watchlists/")
     page.select_option('select[name="target"]', f"watchlist:{watchlist.pk}")
     page.fill('form[action="/scans/"] input[name="name"]', "IT after the close")
     page.click("button:has-text('Schedule scan')")

@@ -13,7 +13,7 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from jobs import exports, services
-from jobs.models import AnalysisJob, JobStatus
+from jobs.models import AnalysisJob, JobKind, JobStatus
 from stocks.models import Stock
 from tests.factories import make_job, make_result, make_stock
 
@@ -319,6 +319,19 @@ def test_job_list_filters_by_status_and_stops_refreshing_when_idle(client):
     response = client.get("/jobs/", {"status": "failed"})
     assert [job.status for job in response.context["page"]] == ["failed"]
     assert "every 2s" not in response.content.decode()
+
+
+def test_job_list_marks_backtests_among_analyses(client):
+    analysis = make_job(["TCS.NS"], status=JobStatus.COMPLETED, completed=1)
+    backtest = make_job(["RELIANCE.NS"], status=JobStatus.COMPLETED, completed=1)
+    AnalysisJob.objects.filter(pk=backtest.pk).update(kind=JobKind.BACKTEST)
+    rows = {
+        row.split('data-job-id="', 1)[1][:36]: row
+        for row in client.get("/jobs/").content.decode().split("<tr ")[1:]
+        if 'data-job-id="' in row
+    }
+    assert '<span class="badge kind">Backtest</span>' in rows[str(backtest.pk)]
+    assert "Backtest" not in rows[str(analysis.pk)]
 
 
 def test_job_list_empty_state(client):
