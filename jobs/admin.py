@@ -41,6 +41,7 @@ class MineFilter(admin.SimpleListFilter):
 class AnalysisJobAdmin(admin.ModelAdmin):
     list_display = [
         "short_id",
+        "kind",
         "status",
         "progress",
         "total",
@@ -53,12 +54,12 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_select_related = ["requested_by_user"]
-    list_filter = ["status", MineFilter, StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
+    list_filter = ["status", "kind", MineFilter, StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
     search_fields = ["id", "symbols", "requested_by", "requested_by_user__username"]
     list_per_page = 50
     actions = ["cancel_jobs", "recover_jobs_now", "rerun_jobs"]
     fieldsets = [
-        (None, {"fields": ["id", "status", "status_reason", "progress", "errors", "results_link"]}),
+        (None, {"fields": ["id", "kind", "status", "status_reason", "progress", "errors", "results_link"]}),
         (
             "Analysis",
             {

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs import services
-from jobs.models import AnalysisJob, JobStatus
+from jobs.models import AnalysisJob, JobKind, JobStatus
 from stocks.models import AnalysisResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,6 +69,15 @@ def test_every_status_has_a_filter(admin_client, status):
     # link is what proves the filter exists), and following it shows only jobs of that status.
     assert f'href="?status__exact={status}"' in admin_client.get(CHANGELIST).content.decode()
     assert listed(admin_client.get(CHANGELIST, {"status__exact": status})) == [job]
+
+
+def test_backtests_are_told_apart_from_analyses_and_can_be_filtered(admin_client):
+    analysis = make(["TCS.NS"])
+    backtest = make(["INFY.NS"], kind=JobKind.BACKTEST)
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert 'href="?kind__exact=backtest"' in page and '<td class="field-kind">Backtest</td>' in page
+    assert listed(admin_client.get(CHANGELIST, {"kind__exact": "backtest"})) == [backtest]
+    assert listed(admin_client.get(CHANGELIST, {"kind__exact": "analysis"})) == [analysis]
 
 
 def test_search_by_job_id_and_symbol(admin_client):
