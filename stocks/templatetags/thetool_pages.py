@@ -64,10 +64,12 @@ def percent(value, places=0) -> str:
 
 @register.filter
 def signed(value, places=2) -> str:
-    """A score with an explicit sign: 0.35 -> "+0.35"; None -> "—"."""
+    """A score with an explicit sign: 0.35 -> "+0.35"; one that rounds to zero has none (-0.001 -> "0.00",
+    not "-0.00"); None -> "—"."""
     if value is None or value == "":
         return "—"
-    return f"{float(value):+.{int(places)}f}"
+    text = f"{float(value):+.{int(places)}f}"
+    return text[1:] if float(text) == 0 else text
 
 
 @register.filter

@@ -12,6 +12,7 @@ from stocks import market_data, selectors
 from stocks.models import Stock
 from stocks.services import resize_position
 from stocks.strategies import STRATEGIES
+from stocks.templatetags.thetool_pages import signed
 from tests.factories import make_history, make_job, make_result, make_stock
 
 pytestmark = pytest.mark.django_db
@@ -370,3 +371,11 @@ def test_stock_list_rows_escape_what_they_show(client):
 
     assert "<script>alert" not in html and "Acme &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in html
     assert 'title="bad bars &lt;b&gt;before&lt;/b&gt; 2025-01-02">Failed</span>' in html
+
+
+@pytest.mark.parametrize(
+    ("score", "shown"),
+    [(0.35, "+0.35"), (-0.16, "-0.16"), (-0.0012, "0.00"), (0.004, "0.00"), (0.005, "+0.01"), (0, "0.00"), (None, "—")],
+)
+def test_scores_show_their_sign_and_a_score_that_rounds_to_zero_none(score, shown):
+    assert signed(score) == shown
