@@ -1,6 +1,6 @@
 """What changed: from stored results, per symbol and strategy, against the result before `since`."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -81,3 +81,22 @@ def test_the_changes_page_shows_each_change_with_its_sparkline(people, universe,
     page = client.get("/changes/", {"since": moments["since"].strftime("%Y-%m-%dT%H:%M:%S%z")}).content.decode()
     assert 'class="change-upgrade" data-symbol="TCS.NS"' in page
     assert "new Strong Buy" in page and '<svg class="sparkline"' in page
+
+
+def test_the_changes_page_keeps_the_window_it_shows_in_ist_and_signs_scores(people, universe, client):
+    now = timezone.now()
+    make_result("TCS.NS", verdict="Hold", score=-0.0033, created_at=now - timedelta(days=3))
+    make_result("TCS.NS", verdict="Buy", score=0.4259, created_at=now - timedelta(hours=1))
+    client.force_login(people["alice"])
+    since_ist = timezone.localtime(now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")  # as the browser sends it
+    page = client.get("/changes/", {"since": since_ist}).content.decode()
+    # The form shows the window the table is for, so pressing Show again keeps it (it was emptied).
+    assert f'name="since" type="datetime-local" value="{since_ist}"' in page
+    assert "Since (IST)" in page
+    row = page.split('data-symbol="TCS.NS"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="num">+0.43</td><td class="num">+0.43</td>' in row  # score and its change, as everywhere
+    default = client.get("/changes/").content.decode()  # no since: the last 24 h, shown in the field
+    shown = default.split('name="since" type="datetime-local" value="', 1)[1][:16]
+    assert abs(timezone.make_aware(datetime.strptime(shown, "%Y-%m-%dT%H:%M")) - (now - timedelta(days=1))) < timedelta(
+        minutes=2
+    )
