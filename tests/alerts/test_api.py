@@ -88,7 +88,7 @@ def test_the_alerts_page_subscribes_and_shows_the_log(api, settings):
     services.on_job_completed(job_id=make_flip().pk)
     services.send_due_deliveries()
     page = api.get("/alerts/").content.decode()
-    assert "All stocks" in page and "Buy → Sell" in page and "sent" in page
+    assert "All stocks" in page and "Buy → Sell (+0.35 → -0.40)" in page and "sent" in page
 
 
 def test_the_alerts_page_offers_strategies_by_name_and_refuses_an_unknown_one(api):
