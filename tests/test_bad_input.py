@@ -159,8 +159,30 @@ def test_the_api_answers_djangos_own_refusals_as_4xx_not_500(error, status, code
     assert response.data["error"]["code"] == code
 
 
-def test_a_disallowed_host_on_the_api_is_400_in_the_error_shape(client):
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_url_that_matches_no_api_route_is_a_json_404_with_debug_on_too(client, settings, debug):
+    """`make run` runs with DEBUG on, where Django answered its technical HTML 404 page instead."""
+    settings.DEBUG = debug
+    error = assert_error(client.get("/api/no-such-endpoint/"), 404, "not_found")
+    assert "/api/no-such-endpoint/" in error["message"]
+    assert_error(client.get("/api/stocks/%F0%9F%92%A9/"), 404, "not_found")  # matches no symbol pattern
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_a_disallowed_host_on_the_api_is_400_in_the_error_shape_with_debug_on_too(client, settings, debug):
+    settings.DEBUG = debug
     assert_error(client.get("/api/stocks/", HTTP_HOST="evil.example"), 400, "bad_request")
+
+
+def test_with_debug_on_pages_and_the_browsable_api_keep_their_html(client, settings):
+    settings.DEBUG = True
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+    browsable = client.get("/api/jobs/00000000-0000-0000-0000-000000000000/", HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 404 and browsable["Content-Type"].startswith("text/html")
+    assert b"job_not_found" in browsable.content or b"Not found" in browsable.content
+    # An API route's own trailing-slash redirect still happens (CommonMiddleware runs inside).
+    assert client.get("/api/jobs").status_code == 301
 
 
 # --- JSON only where jobs are created -------------------------------------------------------------------

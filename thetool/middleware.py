@@ -1,4 +1,5 @@
-"""Request-wide behaviour: API times in UTC, bad input refused early, outages answered 503.
+"""Request-wide behaviour: API times in UTC, bad input refused early, outages answered 503, and the API's
+error shape with DEBUG on too.
 
 Times: UTC in the database and in the JSON API; Asia/Kolkata (TIME_ZONE) on the pages people read.
 """
@@ -11,7 +12,7 @@ from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 
-from thetool.api import answer_outage, is_api_request, is_outage, refuse_request
+from thetool.api import answer_outage, handler400, handler404, is_api_request, is_outage, refuse_request
 
 
 class UTCForAPIMiddleware:
@@ -25,6 +26,32 @@ class UTCForAPIMiddleware:
             return self.get_response(request)
         with timezone.override(UTC):
             return self.get_response(request)
+
+
+class DebugApiErrorsMiddleware:
+    """Under /api/, the JSON error shape for Django's own 400 and 404 with DEBUG on too.
+
+    With DEBUG on (what `make run` uses), Django answers a URL that matches no route and a refused
+    Host header with its technical HTML pages instead of calling handler404/handler400, so an
+    integrator's mistyped URL on the default install got an HTML page. Only answers that no view
+    produced (no URL was resolved) are replaced: the browsable API's own HTML pages stay.
+    With DEBUG off the handlers already answer, and this does nothing.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code in (400, 404)
+            and request.resolver_match is None
+            and is_api_request(request)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return handler404(request) if response.status_code == 404 else handler400(request)
+        return response
 
 
 class RefuseBadInputMiddleware:

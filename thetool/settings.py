@@ -130,6 +130,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of the request (other middleware included) carries its id.
     "thetool.logs.RequestIdMiddleware",
+    # Outside CommonMiddleware (a refused Host) and URL resolution: DEBUG's HTML 400/404 become JSON under /api/.
+    "thetool.middleware.DebugApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and CSRF: refuse oversized bodies, NUL characters and too many fields first.
