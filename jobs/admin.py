@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from jobs import execution, selectors, services
 from jobs.models import AnalysisJob
+from stocks.strategies import STRATEGIES
 from thetool.exceptions import ApplicationError
 
 
@@ -21,6 +22,21 @@ class StaleFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "stale":
             return queryset.stale()
+        return queryset
+
+
+class StrategyFilter(admin.SimpleListFilter):
+    """By strategy name (the column holds only its id)."""
+
+    title = "strategy"
+    parameter_name = "strategy"
+
+    def lookups(self, request, model_admin):
+        return [(str(strategy.id), strategy.name) for strategy in STRATEGIES.values()]
+
+    def queryset(self, request, queryset):
+        if self.value() in {str(key) for key in STRATEGIES}:
+            return queryset.filter(strategy_id=int(self.value()))
         return queryset
 
 
@@ -44,17 +60,14 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         "kind",
         "status",
         "progress",
-        "total",
-        "strategy_id",
+        "strategy",
         "age",
         "heartbeat",
         "duplicate_count",
-        "requested_by_user",
         "requested_by",
         "created_at",
     ]
-    list_select_related = ["requested_by_user"]
-    list_filter = ["status", "kind", MineFilter, StaleFilter, "strategy_id", "data_source", "is_all_stocks"]
+    list_filter = ["status", "kind", MineFilter, StaleFilter, StrategyFilter, "data_source", "is_all_stocks"]
     search_fields = ["id", "symbols", "requested_by", "requested_by_user__username"]
     list_per_page = 50
     actions = ["cancel_jobs", "recover_jobs_now", "rerun_jobs"]
@@ -129,13 +142,19 @@ class AnalysisJobAdmin(admin.ModelAdmin):
     @admin.display(description="Progress")
     def progress(self, job):
         return format_html(
-            '<span title="{}%"><progress max="{}" value="{}"></progress> {}/{}</span>',
+            '<span title="{}%" style="white-space:nowrap"><progress max="{}" value="{}" style="width:6em">'
+            "</progress> {}/{}</span>",
             job.progress_percent,
             job.total or 1,
             job.completed,
             job.completed,
             job.total,
         )
+
+    @admin.display(description="Strategy", ordering="strategy_id")
+    def strategy(self, job):
+        strategy = STRATEGIES.get(job.strategy_id)
+        return strategy.name if strategy else job.strategy_id
 
     @admin.display(description="Age")
     def age(self, job):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.models import AnalysisJob, JobKind, JobStatus
 from stocks.models import AnalysisResult
+from stocks.strategies import STRATEGIES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,3 +122,16 @@ def test_rerun_action_starts_a_forced_new_job(admin_client):
     admin_client.post(CHANGELIST, {"action": "rerun_jobs", "_selected_action": [job.pk]})
     new = AnalysisJob.objects.exclude(pk=job.pk).get()
     assert new.status == JobStatus.QUEUED and new.symbols == job.symbols and new.requested_by == "admin:admin"
+
+
+def test_the_changelist_names_each_strategy_and_filters_by_name(admin_client):
+    balanced = make(["TCS.NS"])
+    weekly = make(["INFY.NS"], strategy_id=5, requested_by="api:alice")
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert '<td class="field-strategy">Balanced</td>' in page
+    assert f'<td class="field-strategy">{STRATEGIES[5].name}</td>' in page
+    assert '<td class="field-requested_by">api:alice</td>' in page
+    # The filter offers names, not bare ids; an id that is no strategy filters nothing out.
+    assert f'href="?strategy=5">{STRATEGIES[5].name}</a>' in page
+    assert listed(admin_client.get(CHANGELIST, {"strategy": "5"})) == [weekly]
+    assert set(listed(admin_client.get(CHANGELIST, {"strategy": "x"}))) == {balanced, weekly}
