@@ -61,11 +61,10 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         "status",
         "progress",
         "strategy",
-        "age",
+        "created",
         "heartbeat",
-        "duplicate_count",
+        "duplicates",
         "requested_by",
-        "created_at",
     ]
     list_filter = ["status", "kind", MineFilter, StaleFilter, StrategyFilter, "data_source", "is_all_stocks"]
     search_fields = ["id", "symbols", "requested_by", "requested_by_user__username"]
@@ -156,10 +155,19 @@ class AnalysisJobAdmin(admin.ModelAdmin):
         strategy = STRATEGIES.get(job.strategy_id)
         return strategy.name if strategy else job.strategy_id
 
-    @admin.display(description="Age")
-    def age(self, job):
+    @admin.display(description="Created (IST)", ordering="created_at")
+    def created(self, job):
+        """When, and how long ago: a queued job's wait reads at a glance."""
         seconds = int((timezone.now() - job.created_at).total_seconds())
-        return _duration(seconds)
+        return format_html(
+            '<span style="white-space:nowrap">{} · {} ago</span>',
+            timezone.localtime(job.created_at).strftime("%d %b %H:%M"),
+            _duration(seconds),
+        )
+
+    @admin.display(description="Duplicates", ordering="duplicate_count")
+    def duplicates(self, job):
+        return job.duplicate_count
 
     @admin.display(description="Heartbeat")
     def heartbeat(self, job):

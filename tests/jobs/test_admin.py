@@ -135,3 +135,13 @@ def test_the_changelist_names_each_strategy_and_filters_by_name(admin_client):
     assert f'href="?strategy=5">{STRATEGIES[5].name}</a>' in page
     assert listed(admin_client.get(CHANGELIST, {"strategy": "5"})) == [weekly]
     assert set(listed(admin_client.get(CHANGELIST, {"strategy": "x"}))) == {balanced, weekly}
+
+
+def test_the_changelist_shows_when_each_job_was_created_in_ist_and_how_long_ago(admin_client):
+    from datetime import UTC, datetime
+
+    make(["TCS.NS"], created_at=datetime(2026, 3, 3, 20, 0, tzinfo=UTC), duplicate_count=3)
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "04 Mar 01:30 · " in page and " ago</span>" in page  # 20:00 UTC is 01:30 IST the next day
+    assert '<td class="field-duplicates">3</td>' in page
+    assert "?o=" in page  # the column headers sort
