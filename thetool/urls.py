@@ -10,6 +10,12 @@ from stocks.converters import SymbolConverter
 from thetool import health
 from thetool.api_root import ApiRootView
 
+admin.site.site_header = "TheTool administration"
+admin.site.site_title = "TheTool admin"
+# The job list needs the width (at 1280 px the sidebar pushed its last columns off screen); every model
+# is one click away on the admin's home page and in the breadcrumbs.
+admin.site.enable_nav_sidebar = False
+
 # Before the includes below: both the API and the pages use <symbol:...> (M&M.NS, BAJAJ-AUTO).
 register_converter(SymbolConverter, "symbol")
 

@@ -145,3 +145,9 @@ def test_the_changelist_shows_when_each_job_was_created_in_ist_and_how_long_ago(
     assert "04 Mar 01:30 · " in page and " ago</span>" in page  # 20:00 UTC is 01:30 IST the next day
     assert '<td class="field-duplicates">3</td>' in page
     assert "?o=" in page  # the column headers sort
+
+
+def test_the_admin_is_named_thetool_and_leaves_the_job_list_the_whole_width(admin_client):
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "TheTool administration" in page
+    assert 'id="nav-sidebar"' not in page
