@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from jobs import execution, selectors, services
 from jobs.models import AnalysisJob
-from stocks.strategies import STRATEGIES
+from stocks.admin import StrategyFilter, strategy_name
 from thetool.exceptions import ApplicationError
 
 
@@ -22,21 +22,6 @@ class StaleFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "stale":
             return queryset.stale()
-        return queryset
-
-
-class StrategyFilter(admin.SimpleListFilter):
-    """By strategy name (the column holds only its id)."""
-
-    title = "strategy"
-    parameter_name = "strategy"
-
-    def lookups(self, request, model_admin):
-        return [(str(strategy.id), strategy.name) for strategy in STRATEGIES.values()]
-
-    def queryset(self, request, queryset):
-        if self.value() in {str(key) for key in STRATEGIES}:
-            return queryset.filter(strategy_id=int(self.value()))
         return queryset
 
 
@@ -152,8 +137,7 @@ class AnalysisJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Strategy", ordering="strategy_id")
     def strategy(self, job):
-        strategy = STRATEGIES.get(job.strategy_id)
-        return strategy.name if strategy else job.strategy_id
+        return strategy_name(job.strategy_id)
 
     @admin.display(description="Created (IST)", ordering="created_at")
     def created(self, job):

@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from stocks.models import AnalysisResult, PriceCache, Stock
+from stocks.strategies import STRATEGIES
+from stocks.templatetags.thetool_pages import signed
 
 
 @admin.register(Stock)
@@ -34,12 +36,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
 
+class StrategyFilter(admin.SimpleListFilter):
+    """By strategy name (the column holds only its id)."""
+
+    title = "strategy"
+    parameter_name = "strategy"
+
+    def lookups(self, request, model_admin):
+        return [(str(strategy.id), strategy.name) for strategy in STRATEGIES.values()]
+
+    def queryset(self, request, queryset):
+        if self.value() in {str(key) for key in STRATEGIES}:
+            return queryset.filter(strategy_id=int(self.value()))
+        return queryset
+
+
+def strategy_name(strategy_id: int) -> str:
+    strategy = STRATEGIES.get(strategy_id)
+    return strategy.name if strategy else str(strategy_id)
+
+
 @admin.register(AnalysisResult)
 class AnalysisResultAdmin(ReadOnlyAdmin):
     list_display = (
         "symbol",
         "verdict",
-        "score",
+        "signed_score",
+        "strategy",
         "entry",
         "stop_loss",
         "target",
@@ -47,7 +70,7 @@ class AnalysisResultAdmin(ReadOnlyAdmin):
         "data_source",
         "created_at",
     )
-    list_filter = ("verdict", "strategy_id", "data_source")
+    list_filter = ("verdict", StrategyFilter, "data_source")
     # "job__id" lets staff paste a job id from a log line or the API into the search box.
     search_fields = ("symbol", "job__id")
     date_hierarchy = "created_at"
@@ -55,6 +78,16 @@ class AnalysisResultAdmin(ReadOnlyAdmin):
     # The packed columns are bytes and compact JSON; staff read them unpacked.
     exclude = ("packed_readings", "packed_provenance")
     readonly_fields = ("indicator_readings", "data_provenance")
+
+    @admin.display(description="Score", ordering="score")
+    def signed_score(self, result):
+        return (
+            signed(result.score) if result.error == "" else format_html('<span title="{}">failed</span>', result.error)
+        )
+
+    @admin.display(description="Strategy", ordering="strategy_id")
+    def strategy(self, result):
+        return strategy_name(result.strategy_id)
 
     @admin.display(description="Indicators")
     def indicator_readings(self, result):

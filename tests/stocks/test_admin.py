@@ -113,3 +113,21 @@ def test_only_superusers_may_delete_results(client, admin_client):
     assert client.post(delete_url, {"post": "yes"}).status_code == 403
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 302
     assert not type(result).objects.filter(pk=result.pk).exists()
+
+
+def test_results_show_a_signed_score_the_strategy_by_name_and_failures_as_failed(admin_client):
+    from stocks.strategies import STRATEGIES
+
+    make_result("TCS.NS", score=-0.0033, strategy_id=1)
+    make_result("INFY.NS", score=0.3512, strategy_id=5)
+    make_result("WIPRO.NS", error="no data returned by Yahoo for WIPRO.NS")
+    url = reverse("admin:stocks_analysisresult_changelist")
+    html = admin_client.get(url).content.decode()
+    # As on every page: two places, explicit sign, none on a score that rounds to zero.
+    assert '<td class="field-signed_score">0.00</td>' in html
+    assert '<td class="field-signed_score">+0.35</td>' in html
+    assert '<span title="no data returned by Yahoo for WIPRO.NS">failed</span>' in html
+    assert f'<td class="field-strategy">{STRATEGIES[5].name}</td>' in html
+    assert f'href="?strategy=5">{STRATEGIES[5].name}</a>' in html
+    filtered = admin_client.get(url, {"strategy": "5"})
+    assert [row.symbol for row in filtered.context["cl"].result_list] == ["INFY.NS"]
