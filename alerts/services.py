@@ -276,6 +276,26 @@ def send_due_deliveries(*, limit: int = 200) -> int:
     return sum(send_delivery(delivery_id=pk) == "sent" for pk in list(due))
 
 
+def resend_failed_deliveries(*, delivery_ids, by: str) -> int:
+    """An operator's "send again": each failed delivery gets one more attempt, now. Returns how many.
+
+    Only rows still failed change (failed -> pending, due now), and each is enqueued after the commit
+    (the due-deliveries loop sends it anyway within a minute if the broker refuses). The attempt count is
+    kept: attempts stay fenced by their number, and a further failure gives up again at once.
+    """
+    ids = list(
+        AlertDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.FAILED).values_list("pk", flat=True)
+    )
+    changed = AlertDelivery.objects.filter(pk__in=ids, status=DeliveryStatus.FAILED).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), claimed_until=None
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: enqueue_delivery(delivery_id=pk))
+    if changed:
+        logger.info("Alert deliveries %s sent again by %s (%d failed deliveries)", ids, by, changed)
+    return changed
+
+
 # --- What is sent ------------------------------------------------------------------------------
 
 
