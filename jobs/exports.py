@@ -37,12 +37,21 @@ COLUMNS = (
     "strategy_id",
     "data_source",
     "last_bar",
+    "data_flags",
     "analysed_at_ist",
     "error",
 )
 
 # Excel column widths (characters) for the columns that need more than the default.
-WIDTHS = {"symbol": 16, "verdict": 12, "data_source": 11, "last_bar": 12, "analysed_at_ist": 19, "error": 50}
+WIDTHS = {
+    "symbol": 16,
+    "verdict": 12,
+    "data_source": 11,
+    "last_bar": 12,
+    "data_flags": 24,
+    "analysed_at_ist": 19,
+    "error": 50,
+}
 DEFAULT_WIDTH = 10
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -66,6 +75,8 @@ def result_row(result: AnalysisResult) -> list:
         result.strategy_id,
         result.data_source,
         _date_or_none((result.provenance or {}).get("last_bar")),
+        # The data-quality flags as the pages label them ("2 sessions behind; no trades 4 sessions").
+        "; ".join(note.label for note in result.data_notes),
         # Naive wall-clock time in IST: spreadsheets have no time zones, and the column name says IST.
         result.created_at.astimezone(IST).replace(tzinfo=None, microsecond=0),
         result.error,

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from stocks import analysis, compact, verdicts
+from stocks import analysis, compact, quality, verdicts
 from stocks.fields import BarsJSONField
 
 
@@ -204,6 +204,11 @@ class AnalysisResult(models.Model):
     def provenance(self, provenance: dict) -> None:
         self.packed_provenance = compact.pack_provenance(dict(provenance or {}))
         self.last_bar = compact.date_or_none((provenance or {}).get("last_bar"))
+
+    @property
+    def data_notes(self) -> list[quality.QualityNote]:
+        """The data-quality flags of this result (stale bars, zero-volume runs, a close not final) as labels."""
+        return quality.quality_notes(self.provenance.get("quality"))
 
 
 # LatestResult.strategy_id of the row that follows the newest result of a stock under any strategy.

@@ -100,11 +100,12 @@ def longest_zero_volume_run(volume: np.ndarray) -> int:
     return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
 
 
-def describe_quality(history: PriceHistory, *, sessions_behind: int | None) -> dict:
+def describe_quality(history: PriceHistory, *, sessions_behind: int | None, settling: bool = False) -> dict:
     """The data-quality flags stored with a result (provenance["quality"]).
 
     `sessions_behind`: NSE sessions completed after the last bar (None when the source is not live,
-    so staleness does not apply). Jumps refuse the analysis (check_price_jumps); these only warn.
+    so staleness does not apply). `settling`: the last bar is the session that closed minutes ago,
+    whose close Yahoo may still revise. Jumps refuse the analysis (check_price_jumps); these only warn.
     """
     run = longest_zero_volume_run(history.volume)
     flags = []
@@ -112,9 +113,66 @@ def describe_quality(history: PriceHistory, *, sessions_behind: int | None) -> d
         flags.append("stale")
     if run >= ZERO_VOLUME_RUN_FLAG:
         flags.append("zero_volume_run")
+    if settling:
+        flags.append("settling")
     return {
         "data_as_of": str(np.datetime64(history.dates[-1], "D")),
         "sessions_behind": sessions_behind,
         "zero_volume_run": run,
         "flags": flags,
     }
+
+
+@dataclass(frozen=True)
+class QualityNote:
+    """One flag as a person reads it: a short label for a badge and a sentence for its tooltip."""
+
+    flag: str
+    label: str
+    detail: str
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def quality_notes(quality: dict | None) -> list[QualityNote]:
+    """The flags of a stored provenance["quality"], in the order they were raised, as labels and details.
+
+    An unknown flag (stored by a newer release) is shown by its name rather than hidden.
+    """
+    quality = quality or {}
+    as_of = quality.get("data_as_of") or "unknown"
+    notes = []
+    for flag in quality.get("flags") or ():
+        if flag == "stale":
+            behind = int(quality.get("sessions_behind") or 0)
+            notes.append(
+                QualityNote(
+                    flag,
+                    f"{_plural(behind, 'session')} behind",
+                    f"The last bar is from {as_of}; {_plural(behind, 'NSE session')} closed since "
+                    "without a bar from Yahoo.",
+                )
+            )
+        elif flag == "zero_volume_run":
+            run = int(quality.get("zero_volume_run") or 0)
+            notes.append(
+                QualityNote(
+                    flag,
+                    f"no trades {_plural(run, 'session')}",
+                    f"{_plural(run, 'session')} in a row with zero volume: suspended, illiquid or bad data.",
+                )
+            )
+        elif flag == "settling":
+            notes.append(
+                QualityNote(
+                    flag,
+                    "close not final",
+                    f"The bar of {as_of} was fetched minutes after the close; Yahoo may still revise "
+                    "that close. The next run after it settles fetches the final bar.",
+                )
+            )
+        else:
+            notes.append(QualityNote(flag, flag.replace("_", " "), flag))
+    return notes

@@ -264,6 +264,58 @@ def test_job_page_shows_status_timing_symbols_errors_and_results(client, finishe
     assert "Cancel</button>" not in html
 
 
+def test_job_page_shows_each_results_data_date_and_quality_flags(client, finished_job):
+    from stocks.models import AnalysisResult
+
+    flagged = AnalysisResult.objects.get(job=finished_job, symbol="M&M.NS")
+    flagged.provenance = {
+        **flagged.provenance,
+        "quality": {
+            "data_as_of": "2025-11-28",
+            "sessions_behind": 2,
+            "zero_volume_run": 4,
+            "flags": ["stale", "zero_volume_run"],
+        },
+    }
+    flagged.save()
+    html = client.get(f"/jobs/{finished_job.pk}/").content.decode()
+    assert "<th" in html and "Data as of</th>" in html
+    cells = {
+        row.split('data-symbol="', 1)[1].split('"', 1)[0]: row.split('<td class="data-as-of">', 1)[1].split("</td>", 1)[
+            0
+        ]
+        for row in html.split("<tr ")[1:]
+        if 'data-symbol="' in row
+    }
+    assert set(cells) == {"RELIANCE.NS", "M&amp;M.NS", "TCS.NS"}
+    assert '<time datetime="2025-11-28">28 Nov 2025</time>' in cells["M&amp;M.NS"]
+    assert 'data-flag="stale"' in cells["M&amp;M.NS"] and ">2 sessions behind<" in cells["M&amp;M.NS"]
+    assert ">no trades 4 sessions<" in cells["M&amp;M.NS"]
+    assert "data-flag" not in cells["RELIANCE.NS"]  # clean data: the date alone
+    assert cells["TCS.NS"].strip() == "—"  # a failed symbol analysed no bars
+
+
+def test_exports_carry_the_data_quality_flags(client, finished_job):
+    from stocks.models import AnalysisResult
+
+    flagged = AnalysisResult.objects.get(job=finished_job, symbol="RELIANCE.NS")
+    flagged.provenance = {
+        **flagged.provenance,
+        "quality": {
+            "data_as_of": "2025-11-28",
+            "sessions_behind": 1,
+            "zero_volume_run": 0,
+            "flags": ["stale", "settling"],
+        },
+    }
+    flagged.save()
+    rows = csv_of(client.get(f"/jobs/{finished_job.pk}/results.csv", {"sort": "symbol"}))
+    column = exports.COLUMNS.index("data_flags")
+    assert [row[column] for row in rows[1:]] == ["", "1 session behind; close not final", ""]
+    sheet = load_workbook(io.BytesIO(client.get(f"/jobs/{finished_job.pk}/results.xlsx").content))["Results"]
+    assert sheet.cell(2, column + 1).value == "1 session behind; close not final"
+
+
 def test_job_page_sorts_by_score_and_filters_by_verdict(client, finished_job):
     ascending = client.get(f"/jobs/{finished_job.pk}/", {"sort": "score"}).context["results"]
     assert [r.symbol for r in ascending][:2] == ["M&M.NS", "RELIANCE.NS"]
@@ -382,8 +434,8 @@ def test_excel_export_has_date_cells_a_frozen_filterable_header_and_widths(clien
     assert last_bar.is_date and last_bar.value == datetime(2025, 11, 28)
     assert analysed.is_date and isinstance(analysed.value, datetime)
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:O{sheet.max_row}"
-    assert sheet.column_dimensions["A"].width == 16 and sheet.column_dimensions["O"].width == 50
+    assert sheet.auto_filter.ref == f"A1:P{sheet.max_row}"
+    assert sheet.column_dimensions["A"].width == 16 and sheet.column_dimensions["P"].width == 50
 
 
 def test_csv_export_writes_times_in_ist(client, finished_job):

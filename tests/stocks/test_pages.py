@@ -213,6 +213,26 @@ def test_stock_page_shows_verdict_levels_indicators_chart_and_history(client, un
     assert "lightweight-charts-5.2.1.standalone.production.js" in html
 
 
+def test_stock_page_shows_the_verdicts_data_quality_flags(client, universe, monkeypatch):
+    # The chart of a yfinance result fetches from Yahoo: answered here, offline.
+    monkeypatch.setattr(market_data, "fetch_histories", lambda symbols, **_: {symbols[0]: make_history(symbols[0])})
+    assert "data-flag" not in client.get("/stocks/RELIANCE/").content.decode()
+    make_result(
+        "RELIANCE.NS",
+        provenance={
+            "source": "yfinance",
+            "bars": 500,
+            "last_bar": "2025-11-26",
+            "quality": {"data_as_of": "2025-11-26", "sessions_behind": 2, "zero_volume_run": 0, "flags": ["stale"]},
+        },
+        data_source="yfinance",
+    )
+    html = client.get("/stocks/RELIANCE/").content.decode()
+    assert "500 bars to 2025-11-26" in html
+    assert '<span class="badge data-flag" data-flag="stale"' in html and ">2 sessions behind<" in html
+    assert "2 NSE sessions closed since without a bar from Yahoo" in html
+
+
 def test_stock_page_says_what_the_verdict_s_strategy_is_for(client, universe):
     html = client.get("/stocks/RELIANCE/").content.decode()
     assert f"Under <strong>Balanced</strong>: {STRATEGIES[1].description}" in html

@@ -104,3 +104,50 @@ def test_longest_zero_volume_run_counts_consecutive_zero_bars():
     assert longest_zero_volume_run(np.array([5.0, 0, 0, 7, 0, 0, 0, 1])) == 3
     assert longest_zero_volume_run(np.array([5.0, 6.0])) == 0
     assert longest_zero_volume_run(np.array([0.0, 0.0])) == 2
+
+
+def _history(volume: list[float]) -> PriceHistory:
+    days = len(volume)
+    close = np.linspace(100.0, 110.0, days)
+    return PriceHistory(
+        symbol="TEST.NS",
+        dates=np.datetime64("2025-01-01") + np.arange(days),
+        open=close,
+        high=close + 1,
+        low=close - 1,
+        close=close,
+        volume=np.array(volume, dtype=float),
+        source="yfinance",
+    )
+
+
+def test_describe_quality_raises_each_flag_only_when_it_applies():
+    from stocks.quality import describe_quality
+
+    clean = describe_quality(_history([10.0] * 5), sessions_behind=0)
+    assert clean == {"data_as_of": "2025-01-05", "sessions_behind": 0, "zero_volume_run": 0, "flags": []}
+    assert describe_quality(_history([10.0] * 5), sessions_behind=None)["flags"] == []
+    flagged = describe_quality(_history([10.0, 0, 0, 0, 10.0]), sessions_behind=2, settling=True)
+    assert flagged["flags"] == ["stale", "zero_volume_run", "settling"]
+    assert flagged["zero_volume_run"] == 3 and flagged["sessions_behind"] == 2
+
+
+def test_quality_notes_label_each_flag_for_people():
+    from stocks.quality import quality_notes
+
+    stored = {
+        "data_as_of": "2025-11-27",
+        "sessions_behind": 1,
+        "zero_volume_run": 4,
+        "flags": ["stale", "zero_volume_run", "settling", "from_the_future"],
+    }
+    notes = quality_notes(stored)
+    assert [(n.flag, n.label) for n in notes] == [
+        ("stale", "1 session behind"),
+        ("zero_volume_run", "no trades 4 sessions"),
+        ("settling", "close not final"),
+        ("from_the_future", "from the future"),
+    ]
+    assert "last bar is from 2025-11-27; 1 NSE session closed since" in notes[0].detail
+    assert quality_notes({**stored, "sessions_behind": 3, "flags": ["stale"]})[0].label == "3 sessions behind"
+    assert quality_notes(None) == [] and quality_notes({"flags": []}) == []
