@@ -82,7 +82,7 @@ def fill_price_cache(universe: list[str]) -> None:
     session = final_session(timezone.now())
     for start in range(0, len(universe), 500):
         batch = universe[start : start + 500]
-        write_cache({s: demo_history(s) for s in batch}, day=session, refresh=False)
+        write_cache({s: demo_history(s) for s in batch}, day=session)
 
 
 def cluster_cpu_seconds(root: int) -> float:

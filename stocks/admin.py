@@ -109,9 +109,9 @@ class AnalysisResultAdmin(ReadOnlyAdmin):
 
 @admin.register(PriceCache)
 class PriceCacheAdmin(ReadOnlyAdmin):
-    list_display = ("symbol", "source", "fetched_on", "bar_count", "first_bar", "last_bar")
+    list_display = ("symbol", "source", "fetched_on", "bar_count", "first_bar", "last_bar", "fetched_at")
     list_filter = ("source", "fetched_on")
     search_fields = ("symbol",)
     # The bars themselves are hundreds of numbers: left out of the page on purpose.
-    fields = ("symbol", "source", "fetched_on", "bar_count", "first_bar", "last_bar", "created_at")
+    fields = ("symbol", "source", "fetched_on", "bar_count", "first_bar", "last_bar", "fetched_at", "created_at")
     list_per_page = 100

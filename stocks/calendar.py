@@ -6,7 +6,8 @@ so every list ends somewhere: past the library's last listed year, weekdays coun
 except the `extra_holidays` a deployment configures (THETOOL_NSE_EXTRA_HOLIDAYS), and
 `covers(day)` says whether a day is inside the curated list.
 
-Sessions run 09:15-15:30 Asia/Kolkata. A bar fetched before the close is provisional.
+Sessions run 09:15-15:30 Asia/Kolkata. A bar fetched before the close is provisional; one fetched in
+the `settle` minutes after it may still be revised by the data vendor (`final_at`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _curated_holidays() -> tuple[frozenset[date], date]:
 @dataclass(frozen=True)
 class NSECalendar:
     extra_holidays: frozenset[date] = field(default_factory=frozenset)
+    settle: timedelta = timedelta(minutes=30)  # after the close, until a vendor's bar of the day is final
 
     @property
     def covered_until(self) -> date:
@@ -76,6 +78,10 @@ class NSECalendar:
     def close_of(day: date) -> datetime:
         """The moment `day`'s session closes, timezone-aware (Asia/Kolkata)."""
         return datetime.combine(day, SESSION_CLOSE, tzinfo=IST)
+
+    def final_at(self, day: date) -> datetime:
+        """The moment `day`'s bar counts as final at a data vendor: its close plus `settle`."""
+        return self.close_of(day) + self.settle
 
     def is_market_open(self, now: datetime) -> bool:
         local = _local(now)

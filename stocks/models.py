@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from stocks import analysis, compact, quality, verdicts
 from stocks.fields import BarsJSONField
@@ -85,6 +86,9 @@ class PriceCache(models.Model):
     first_bar = models.DateField()
     last_bar = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # When these bars were fetched (updated when a refetch replaces them): bars fetched before the
+    # session's bar settled (NSECalendar.final_at) are fetched once more after it.
+    fetched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

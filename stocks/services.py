@@ -71,18 +71,24 @@ def analyze_symbols(
 
 
 def _add_quality_flags(outcomes: list[SymbolOutcome], histories: dict) -> None:
-    """provenance["quality"]: data as of, sessions behind the NSE calendar (live Yahoo bars only), zero-volume runs."""
-    final = market_data.final_session(timezone.now())
+    """provenance["quality"]: data as of, sessions behind the NSE calendar and a close not yet settled
+    (live Yahoo bars only), zero-volume runs."""
+    now = timezone.now()
+    final = market_data.final_session(now)
     calendar = market_data.nse_calendar()
+    unsettled = now < calendar.final_at(final)  # the newest session closed minutes ago
     for outcome in outcomes:
         history = histories.get(outcome.symbol)
         if outcome.analysis is None or not isinstance(history, market_data.PriceHistory):
             continue
-        behind = None
+        behind, settling = None, False
         if history.source == market_data.YFINANCE:
             last = history.dates[-1].astype("datetime64[D]").item()
             behind = len(calendar.sessions(last + timedelta(days=1), final)) if last < final else 0
-        outcome.analysis.provenance["quality"] = quality.describe_quality(history, sessions_behind=behind)
+            settling = unsettled and last == final
+        outcome.analysis.provenance["quality"] = quality.describe_quality(
+            history, sessions_behind=behind, settling=settling
+        )
 
 
 def _analyze_one(symbol, history, strategy, params) -> SymbolOutcome:

@@ -15,8 +15,11 @@ touches the internet.
 Switches (attributes, changeable while running): `latency` seconds per request, `rate_limit_per_minute`
 (HTTP 429 past N chart requests in a rolling minute), `delisted` symbols (HTTP 404, "No data found,
 symbol may be delisted"), `error_rate` (seeded random HTTP 500s), `hanging` symbols (never answer until
-the server stops). Bars are deterministic per symbol (seeded), one per NSE session; a symbol can be
-served from a yfinance-style CSV instead (`csv_files`). `counts` tells what was asked.
+the server stops), `bar_appears_at` (an IST time of day: today's bar is missing before it, as when
+Yahoo publishes a session's bar late) and `close_final_at` (an IST time: before it today's bar has a
+provisional close, its open, as before the close or while Yahoo settles it). Bars are deterministic
+per symbol (seeded), one per NSE session; a symbol can be served from a yfinance-style CSV instead
+(`csv_files`). `counts` tells what was asked.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -112,6 +116,8 @@ class FakeYahoo:
         error_rate: float = 0.0,
         hanging: set[str] | frozenset[str] = frozenset(),
         csv_files: dict[str, Path] | None = None,
+        bar_appears_at: dt_time | None = None,
+        close_final_at: dt_time | None = None,
         seed: int = 0,
     ):
         self.latency = latency
@@ -123,6 +129,8 @@ class FakeYahoo:
         self.error_rate = error_rate
         self.hanging = set(hanging)
         self.csv_files = dict(csv_files or {})
+        self.bar_appears_at = bar_appears_at
+        self.close_final_at = close_final_at
         self.counts: Counter = Counter()  # "cookie", "crumb", "tz", "history", "429", "404", "500", "other"
         self.history_requests: Counter = Counter()  # per symbol
         self._lock = threading.Lock()
@@ -241,9 +249,23 @@ class FakeYahoo:
             )
         return 200, {"Content-Type": "application/json"}, json.dumps(self._chart(symbol, query)).encode()
 
+    def _as_of_now(self, bars: Bars, now: float) -> Bars:
+        """Today's bar as Yahoo serves it at `now`: missing before `bar_appears_at`, its close provisional
+        (the open) before `close_final_at`."""
+        local = datetime.fromtimestamp(now, UTC).astimezone(IST)
+        if not len(bars.dates) or bars.dates[-1] != np.datetime64(local.date(), "D"):
+            return bars
+        if self.bar_appears_at is not None and local.time() < self.bar_appears_at:
+            return bars.until(local.date() - timedelta(days=1))
+        if self.close_final_at is not None and local.time() < self.close_final_at:
+            close = bars.close.copy()
+            close[-1] = bars.open[-1]  # inside the bar's high-low range, and different from the final close
+            return Bars(bars.dates, bars.open, bars.high, bars.low, close, bars.volume)
+        return bars
+
     def _chart(self, symbol: str, query: dict[str, list[str]]) -> dict:
         now = time.time()
-        bars = self.bars(symbol, until=self.last_bar_day(now))
+        bars = self._as_of_now(self.bars(symbol, until=self.last_bar_day(now)), now)
         stamps = np.array([_stamp(day) for day in bars.dates], dtype=np.int64)
         if query.get("range") == ["1d"]:
             keep = np.arange(len(stamps)) >= len(stamps) - 1

@@ -294,6 +294,9 @@ THETOOL_DATA_SOURCE = _source
 THETOOL_FETCH_TIMEOUT_SECONDS = env_float("THETOOL_FETCH_TIMEOUT_SECONDS", 20.0, minimum=1)
 THETOOL_FETCH_CHUNK_SIZE = env_int("THETOOL_FETCH_CHUNK_SIZE", 100, minimum=1)
 THETOOL_HISTORY_DAYS = env_int("THETOOL_HISTORY_DAYS", 730, minimum=300)
+# Minutes after NSE's 15:30 IST close until Yahoo's bar of the session counts as final: bars fetched
+# sooner are used (flagged "close not final") and fetched once more after this.
+THETOOL_BAR_SETTLE_MINUTES = env_int("THETOOL_BAR_SETTLE_MINUTES", 30, minimum=0)
 # yfinance's own timeouts do not bound a download (cookie/crumb fetches retry): our wall-clock limit does.
 THETOOL_FETCH_WALL_CLOCK_SECONDS = env_float(
     "THETOOL_FETCH_WALL_CLOCK_SECONDS", max(3 * THETOOL_FETCH_TIMEOUT_SECONDS, 30.0), minimum=0.1

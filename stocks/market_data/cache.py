@@ -2,14 +2,17 @@
 
 A row's `fetched_on` is the NSE session its bars are final through (`final_session`), not the UTC day
 of the fetch: a re-run in the same session reads it, the first run after the next close does not,
-and weekends and holidays keep reading Friday's (or the pre-holiday) row.
+and weekends and holidays keep reading Friday's (or the pre-holiday) row. A row fetched in the
+minutes after the close, before the session's bar settled (`NSECalendar.final_at`, close +
+THETOOL_BAR_SETTLE_MINUTES), serves re-runs until then and is fetched once more after it
+(`settled_since`): Yahoo may publish a session's bar late or revise its close.
 
 Bars are stored as compact column arrays ({"d", "o", "h", "l", "c", "v"}) and validated again when
 read (cheap, and a row may predate a rule).
 """
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from django.conf import settings
@@ -33,12 +36,25 @@ def utc_today() -> date:
 
 
 def nse_calendar() -> NSECalendar:
-    return NSECalendar(extra_holidays=settings.THETOOL_NSE_EXTRA_HOLIDAYS)
+    return NSECalendar(
+        extra_holidays=settings.THETOOL_NSE_EXTRA_HOLIDAYS,
+        settle=timedelta(minutes=settings.THETOOL_BAR_SETTLE_MINUTES),
+    )
 
 
 def final_session(now: datetime) -> date:
     """The newest NSE session whose bar is final at `now` (its close has passed): the cache key."""
     return nse_calendar().last_completed_session(now)
+
+
+def settled_since(session: date, now: datetime) -> datetime | None:
+    """Cached rows of `session` fetched before this moment are fetched again (None: every row serves).
+
+    Until the session's bar settles, a row fetched after the close is as good as a new fetch; from
+    then on only rows fetched after it settled are final.
+    """
+    final_at = nse_calendar().final_at(session)
+    return final_at if now >= final_at else None
 
 
 def batched(items: list, size: int):
@@ -70,10 +86,13 @@ def history_from_json(symbol: str, source: str, bars: dict) -> PriceHistory:
     )
 
 
-def read_cache(symbols: list[str], *, day: date) -> dict[str, PriceHistory]:
+def read_cache(symbols: list[str], *, day: date, fetched_since: datetime | None = None) -> dict[str, PriceHistory]:
+    """Cached bars of session `day` (only rows fetched at or after `fetched_since`, when given)."""
     found = {}
     for batch in batched(symbols, DB_BATCH):
         rows = PriceCache.objects.filter(source=YFINANCE, fetched_on=day, symbol__in=batch)
+        if fetched_since is not None:
+            rows = rows.filter(fetched_at__gte=fetched_since)
         for symbol, bars in rows.values_list("symbol", "bars"):
             try:
                 found[symbol] = history_from_json(symbol, YFINANCE, bars)
@@ -82,14 +101,15 @@ def read_cache(symbols: list[str], *, day: date) -> dict[str, PriceHistory]:
     return found
 
 
-def write_cache(histories: dict[str, PriceHistory], *, day: date, refresh: bool) -> None:
+def write_cache(histories: dict[str, PriceHistory], *, day: date) -> None:
     """Store fetched bars in one short transaction (never held during a fetch: SQLite is IMMEDIATE).
 
-    Concurrent workers fetching the same symbol both insert; the unique constraint keeps one row.
-    `refresh` (use_cache=False) overwrites the session's row with the newer bars.
+    An upsert: a refetch of the session (use_cache=False, or bars that had not settled) replaces the
+    row's bars and `fetched_at`; concurrent workers fetching the same symbol leave one row.
     """
     if not histories:
         return
+    fetched_at = timezone.now()
     rows = [
         PriceCache(
             symbol=symbol,
@@ -99,18 +119,19 @@ def write_cache(histories: dict[str, PriceHistory], *, day: date, refresh: bool)
             bar_count=len(history),
             first_bar=history.dates[0].item(),
             last_bar=history.dates[-1].item(),
+            fetched_at=fetched_at,
         )
         for symbol, history in histories.items()
     ]
-    options = (
-        {"update_conflicts": True, "unique_fields": ["symbol", "source", "fetched_on"],
-         "update_fields": ["bars", "bar_count", "first_bar", "last_bar"]}
-        if refresh
-        else {"ignore_conflicts": True}
-    )  # fmt: skip
     try:
         with transaction.atomic():
-            PriceCache.objects.bulk_create(rows, batch_size=DB_BATCH, **options)
+            PriceCache.objects.bulk_create(
+                rows,
+                batch_size=DB_BATCH,
+                update_conflicts=True,
+                unique_fields=["symbol", "source", "fetched_on"],
+                update_fields=["bars", "bar_count", "first_bar", "last_bar", "fetched_at"],
+            )
     except DatabaseError:
         # The cache only saves time: a locked or full database must not fail the analysis.
         logger.warning("Could not cache the bars of %d symbols", len(rows), exc_info=True)

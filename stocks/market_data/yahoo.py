@@ -8,7 +8,8 @@ nothing fetched trip the circuit breaker), anything else (yfinance changed under
 network error, so a broken adapter fails the job with the reason instead of "0 ok, 50 failed").
 
 Bars are cached per last completed NSE session (`cache.final_session`): a bar of a session still in
-progress is provisional, dropped before analysis and never cached. Every fetch runs under our own
+progress is provisional, dropped before analysis and never cached; bars fetched before the session's
+bar settled are fetched once more after it (`cache.settled_since`). Every fetch runs under our own
 wall-clock limit and the shared limiter (`limits.yahoo_request`).
 """
 
@@ -34,6 +35,7 @@ from stocks.market_data.cache import (
     history_from_json,
     prune_cache,
     read_cache,
+    settled_since,
     write_cache,
 )
 from thetool import shutdown
@@ -45,12 +47,13 @@ NETWORK_ERRORS_TO_TRIP = 4  # this many network failures in a row, with nothing 
 
 def fetch_yfinance(symbols: list[str], *, use_cache: bool) -> dict:
     """Cached bars of the last completed NSE session, and a download of the rest."""
-    session = final_session(timezone.now())
-    results = read_cache(symbols, day=session) if use_cache else {}
+    now = timezone.now()
+    session = final_session(now)
+    results = read_cache(symbols, day=session, fetched_since=settled_since(session, now)) if use_cache else {}
     missing = [symbol for symbol in symbols if symbol not in results]
     if missing:
         prune_cache(before=session)
-        results.update(_download_yahoo(missing, session=session, refresh=not use_cache))
+        results.update(_download_yahoo(missing, session=session))
     return results
 
 
@@ -203,7 +206,7 @@ def _history_from_frame(frame: pd.DataFrame, *, symbol: str, session: date) -> P
     return history_from_json(symbol, YFINANCE, bars_to_json(history))
 
 
-def _download_yahoo(symbols: list[str], *, session: date, refresh: bool) -> dict:
+def _download_yahoo(symbols: list[str], *, session: date) -> dict:
     """Fetch in chunks (each cached as it lands), THETOOL_YAHOO_CONCURRENCY symbols at a time.
 
     Circuit breaker: NETWORK_ERRORS_TO_TRIP failures in a row that look like an unreachable Yahoo,
@@ -217,7 +220,7 @@ def _download_yahoo(symbols: list[str], *, session: date, refresh: bool) -> dict
     try:
         for chunk in batched(symbols, settings.THETOOL_FETCH_CHUNK_SIZE):
             histories = _fetch_chunk(pool, chunk, start=start, session=session, results=results, state=state)
-            write_cache(histories, day=session, refresh=refresh)
+            write_cache(histories, day=session)
     finally:
         # Never wait for fetches still hanging when the breaker trips: each ends at its wall-clock limit.
         pool.shutdown(wait=False, cancel_futures=True)

@@ -69,3 +69,11 @@ def test_sessions_between_two_days():
 def test_naive_datetimes_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         CAL.last_completed_session(datetime(2026, 11, 30, 12, 0))
+
+
+def test_a_session_s_bar_is_final_at_a_vendor_its_close_plus_the_settling_time():
+    from datetime import timedelta
+
+    assert CAL.final_at(date(2026, 11, 30)) == datetime(2026, 11, 30, 16, 0, tzinfo=IST)
+    quick = NSECalendar(settle=timedelta(minutes=0))
+    assert quick.final_at(date(2026, 11, 30)) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

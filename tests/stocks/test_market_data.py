@@ -171,7 +171,7 @@ def test_a_concurrent_writer_of_the_same_row_does_not_fail_the_fetch(yahoo, toda
     yahoo(good_script())
     history = fetch_histories(["AAA.NS"])["AAA.NS"]
     # A second worker that fetched the same symbol writes the same (symbol, source, session): ignored.
-    cache.write_cache({"AAA.NS": history}, day=date(2026, 3, 2), refresh=False)
+    cache.write_cache({"AAA.NS": history}, day=date(2026, 3, 2))
     assert PriceCache.objects.filter(symbol="AAA.NS").count() == 1
 
 

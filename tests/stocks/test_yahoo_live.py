@@ -7,6 +7,7 @@ Clocks are frozen with time-machine (ticking, so timeouts still pass) at known N
 
 import threading
 from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
 
 import numpy as np
@@ -301,3 +302,73 @@ def test_each_result_stores_its_data_quality_in_the_provenance(live):
         "zero_volume_run": 0,
         "flags": [],
     }
+
+
+# --- A session's bar right after the close: late, or with a close Yahoo still revises ------------
+
+MONDAY_1535 = datetime(2026, 11, 30, 10, 5, tzinfo=UTC)  # 15:35 IST: closed, Yahoo's bar not settled
+MONDAY_1540 = datetime(2026, 11, 30, 10, 10, tzinfo=UTC)
+MONDAY_1555 = datetime(2026, 11, 30, 10, 25, tzinfo=UTC)
+MONDAY_1605 = datetime(2026, 11, 30, 10, 35, tzinfo=UTC)  # past 15:30 + THETOOL_BAR_SETTLE_MINUTES (30)
+MONDAY_1620 = datetime(2026, 11, 30, 10, 50, tzinfo=UTC)
+
+
+def test_a_close_fetched_before_it_settled_serves_reruns_then_is_fetched_once_more(live):
+    live.close_final_at = dt_time(15, 50)
+    final_close = live.bars("AAA.NS", until=date(2026, 11, 30)).close[-1]
+    with at(MONDAY_1540):
+        early = fetch_histories(["AAA.NS"])["AAA.NS"]
+    assert early.dates[-1] == np.datetime64("2026-11-30") and early.close[-1] != pytest.approx(final_close)
+    live.reset_counts()
+    with at(MONDAY_1555):
+        rerun = fetch_histories(["AAA.NS"])["AAA.NS"]
+    assert live.data_requests == 0 and rerun.close[-1] == early.close[-1]  # until it settles, the cache serves
+    with at(MONDAY_1605):
+        settled = fetch_histories(["AAA.NS"])["AAA.NS"]
+    assert live.counts["history"] == 1
+    assert_same_bars(settled, live, through=date(2026, 11, 30))  # the final close, not the provisional one
+    live.reset_counts()
+    with at(MONDAY_1620):
+        fetch_histories(["AAA.NS"])
+    assert live.data_requests == 0
+    row = PriceCache.objects.get(symbol="AAA.NS")
+    assert row.fetched_on == date(2026, 11, 30) and row.fetched_at >= MONDAY_1605
+
+
+def test_a_bar_yahoo_publishes_late_arrives_when_the_session_settles_not_a_session_later(live):
+    live.bar_appears_at = dt_time(15, 45)
+    with at(MONDAY_1535):
+        early = fetch_histories(["LATE.NS"])["LATE.NS"]
+    assert early.dates[-1] == np.datetime64("2026-11-27")  # Monday's bar is not at Yahoo yet
+    live.reset_counts()
+    with at(MONDAY_1605):
+        settled = fetch_histories(["LATE.NS"])["LATE.NS"]
+    assert live.counts["history"] == 1 and settled.dates[-1] == np.datetime64("2026-11-30")
+
+
+def test_a_result_on_a_close_not_yet_settled_is_flagged_and_the_next_run_is_not(live):
+    live.close_final_at = dt_time(15, 50)
+    with at(MONDAY_1540):
+        early, _ = services.request_analysis_job(symbols=["SETL.NS"])
+        assert tasks.run_analysis_job(str(early.pk)) == "completed"
+    with at(MONDAY_1605):
+        late, _ = services.request_analysis_job(symbols=["SETL.NS"])
+        assert tasks.run_analysis_job(str(late.pk)) == "completed"
+    first = AnalysisResult.objects.get(job=early).provenance["quality"]
+    second = AnalysisResult.objects.get(job=late).provenance["quality"]
+    assert (first["data_as_of"], first["sessions_behind"], first["flags"]) == ("2026-11-30", 0, ["settling"])
+    assert (second["data_as_of"], second["flags"]) == ("2026-11-30", [])
+    assert [note.label for note in AnalysisResult.objects.get(job=early).data_notes] == ["close not final"]
+
+
+def test_with_no_settling_time_a_bar_fetched_after_the_close_is_final(live, settings):
+    settings.THETOOL_BAR_SETTLE_MINUTES = 0
+    with at(MONDAY_1540):
+        fetch_histories(["AAA.NS"])
+        job, _ = services.request_analysis_job(symbols=["AAA.NS"])
+        tasks.run_analysis_job(str(job.pk))
+    live.reset_counts()
+    with at(MONDAY_1605):
+        fetch_histories(["AAA.NS"])
+    assert live.data_requests == 0
+    assert AnalysisResult.objects.get(job=job).provenance["quality"]["flags"] == []
