@@ -110,7 +110,7 @@ def stocks_with_strategy_results(
 
 LIST_FIELDS = (
     "job", "symbol", "strategy_id", "verdict", "score", "error", "entry", "stop_loss", "target", "created_at",
-    "data_source",
+    "data_source", "packed_provenance",  # provenance: the data-quality flags shown next to the verdict
 )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import formats
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -153,6 +153,18 @@ def aria_sort(context, key: str, desc: str) -> str:
     return "none"
 
 
+@register.filter
+def data_flags(result) -> str:
+    """A result's data-quality flags as badges ("2 sessions behind"), each explained by its tooltip and
+    for screen readers; "" when the data is clean (stocks.quality.quality_notes)."""
+    notes = getattr(result, "data_notes", None) or ()
+    return format_html_join(
+        "",
+        ' <span class="badge data-flag" data-flag="{}" title="{}">{}<span class="visually-hidden">: {}</span></span>',
+        ((note.flag, note.detail, note.label, note.detail) for note in notes),
+    )
+
+
 @register.simple_tag
 def stock_row(row, columns, strategy) -> str:
     """One <tr> of the stock table (stocks/_stock_table.html), for a page's `StockRow`.
@@ -234,7 +246,8 @@ def stock_row(row, columns, strategy) -> str:
             if result is not None and result.is_demo
             else ""
         )
-        cells.append(format_html('<td class="verdict"> {}{} </td>', shown, demo))
+        flags = data_flags(result) if result is not None else ""
+        cells.append(format_html('<td class="verdict"> {}{}{} </td>', shown, demo, flags))
     if "score" in columns:
         cells.append(format_html('<td class="num score">{}</td>', signed(result.score if result else None)))
     if "plan" in columns:

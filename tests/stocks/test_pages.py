@@ -63,6 +63,25 @@ def test_stock_list_shows_symbol_company_verdict_score_and_time(client, universe
     assert " IST" in html
 
 
+def test_stock_list_shows_data_quality_flags_next_to_the_verdict(client, universe):
+    make_result(
+        "TCS.NS",
+        verdict="Sell",
+        data_source="yfinance",
+        provenance={
+            "source": "yfinance",
+            "last_bar": "2025-11-26",
+            "quality": {"data_as_of": "2025-11-26", "sessions_behind": 0, "zero_volume_run": 5,
+                        "flags": ["zero_volume_run"]},
+        },
+    )  # fmt: skip
+    html = client.get("/").content.decode()
+    tcs, reliance = (html.split(f'data-symbol="{s}"')[1].split("</tr>")[0] for s in ("TCS.NS", "RELIANCE.NS"))
+    assert '<span class="badge data-flag" data-flag="zero_volume_run"' in tcs
+    assert ">no trades 5 sessions<" in tcs and "5 sessions in a row with zero volume" in tcs
+    assert "data-flag" not in reliance
+
+
 def test_stock_list_labels_demo_results_only(client, universe):
     html = client.get("/").content.decode()
     reliance_row = html.split('data-symbol="RELIANCE.NS"')[1].split("</tr>")[0]
