@@ -123,6 +123,22 @@ def cpu_ceiling(*, count: int = 5_000_000) -> float:
     return 2 * wall(1) / wall(2)
 
 
+def cpu_times() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs from /proc/stat; (0, 0) where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return fields[7], sum(fields)  # user nice system idle iowait irq softirq steal
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of the CPU time in between that the hypervisor gave to other guests (steal), in %."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def run_job(*, url: str, universe: list[str], source: str, workers: int, capital: int) -> dict:
     from jobs import services
     from jobs.models import AnalysisJob, JobChunk, JobStatus
@@ -140,12 +156,14 @@ def run_job(*, url: str, universe: list[str], source: str, workers: int, capital
         "THETOOL_LOG_LEVEL": "WARNING",
     }
     load_before = os.getloadavg()[0]
+    times_before = cpu_times()
     with running_worker([sys.executable, "manage.py", "run_worker"], env=env, log_prefix="bench-fanout") as (
         process,
         log,
     ):
         wait_until_finished(job, timeout=900)
         cpu = cluster_cpu_seconds(process.pid)
+        stolen = steal_percent(times_before, cpu_times())
     job.refresh_from_db()
     if job.status != JobStatus.COMPLETED:
         raise SystemExit(f"{source}, {workers} worker(s): job ended {job.status}: {job.status_reason}\n{log}")
@@ -160,6 +178,7 @@ def run_job(*, url: str, universe: list[str], source: str, workers: int, capital
         "ok": job.successful,
         "cpu_ms": cpu * 1000 / job.total,
         "load": load_before,
+        "steal": stolen,
     }
 
 
@@ -243,12 +262,14 @@ def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
         f"Each configuration ran {repeat} times, 1 and 2 workers alternating; the speed-up is the ratio of the "
         "median throughputs, and each pair's is a 2-worker run over the 1-worker run just before it. The "
         "ceiling is the throughput of 2 processes spinning on pure-Python arithmetic over 1, measured before "
-        "each pair of runs: what this (shared, virtual) machine gave 2 CPUs then.",
+        "each pair of runs: what this (shared, virtual) machine gave 2 CPUs then. Steal is the share of both "
+        "CPUs' time, from the worker's start to the job's end, that the hypervisor gave to other guests "
+        "(`/proc/stat`).",
         "",
         "| Source | Workers | Job seconds (each run) | Median symbols/s | Speed-up | Speed-up of each pair | Chunks "
         "| Processes that took chunks | Worker CPU ms/symbol (median; all cluster processes, incl. start-up) "
-        "| Load average before | Machine's 2-process CPU ceiling (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Load average before | Machine's 2-process CPU ceiling (median) | CPU steal (median, max) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     capital = 100_000
     for source in ("demo", "cached"):
@@ -277,7 +298,8 @@ def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
                 f"| {source} | {workers} | {seconds} | {rate:,.0f} | "
                 f"{rate / base:.2f}x | {paired} | {done[0]['chunks']} | {max(r['claimers'] for r in done)} | "
                 f"{statistics.median(r['cpu_ms'] for r in done):.2f} | {max(r['load'] for r in done):.1f} "
-                f"| {statistics.median(ceilings):.2f}x |"
+                f"| {statistics.median(ceilings):.2f}x "
+                f"| {statistics.median(r['steal'] for r in done):.1f}%, {max(r['steal'] for r in done):.1f}% |"
             )
             print(lines[-1], flush=True)
     lines += [
