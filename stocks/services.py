@@ -452,12 +452,12 @@ def refresh_quotes(*, symbols: list[str] | None = None) -> int:
 
 def _quotes_from_cache(symbols: list[str] | None) -> list[StockQuote]:
     cached = PriceCache.objects.all() if symbols is None else PriceCache.objects.filter(symbol__in=symbols)
-    newest = dict(cached.values("symbol").annotate(newest=Max("created_at")).values_list("symbol", "newest"))
+    newest = dict(cached.values("symbol").annotate(newest=Max("fetched_at")).values_list("symbol", "newest"))
     known = dict(StockQuote.objects.filter(symbol__in=list(newest)).values_list("symbol", "updated_at"))
     stale = [symbol for symbol, at in newest.items() if symbol not in known or known[symbol] < at]
     written = []
     for symbol in stale:
-        row = cached.filter(symbol=symbol).order_by("-created_at", "-id").values("source", "bars").first()
+        row = cached.filter(symbol=symbol).order_by("-fetched_at", "-id").values("source", "bars").first()
         try:
             quote = _quote_row(history_from_json(symbol, row["source"], row["bars"]))
         except market_data.MarketDataError as exc:

@@ -121,7 +121,8 @@ def write_cache(histories: dict[str, PriceHistory], *, day: date) -> None:
             last_bar=history.dates[-1].item(),
             fetched_at=fetched_at,
         )
-        for symbol, history in histories.items()
+        # In symbol order: two workers upserting overlapping symbols lock rows in the same order (no deadlock).
+        for symbol, history in sorted(histories.items())
     ]
     try:
         with transaction.atomic():

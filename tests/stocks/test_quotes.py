@@ -54,6 +54,23 @@ def test_refresh_writes_a_quote_per_cached_symbol_and_only_when_bars_are_newer()
     assert refresh_quotes() == 0  # nothing newer: nothing recomputed
 
 
+@pytest.mark.django_db
+def test_a_session_refetched_once_its_bar_settled_refreshes_the_quote():
+    """The settled refetch replaces the session's row (same fetched_on, a later fetched_at)."""
+    from stocks.market_data.cache import write_cache
+
+    provisional = make_history("TCS.NS", bars=300)
+    write_cache({"TCS.NS": provisional}, day=date(2025, 11, 28))
+    assert refresh_quotes() == 1
+    settled = replace(provisional, close=provisional.close.copy())
+    settled.close[-1] = settled.open[-1]
+    settled = replace(settled, high=np.maximum(settled.high, settled.close), low=np.minimum(settled.low, settled.close))
+    write_cache({"TCS.NS": settled}, day=date(2025, 11, 28))
+    assert PriceCache.objects.filter(symbol="TCS.NS").count() == 1
+    assert refresh_quotes() == 1
+    assert StockQuote.objects.get(symbol="TCS.NS").last_close == pytest.approx(float(settled.close[-1]), abs=0.01)
+
+
 # --- sources that keep no price cache (demo, csv:DIR) -------------------------------------------
 
 
