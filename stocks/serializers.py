@@ -107,7 +107,14 @@ class ResultDetailSerializer(ResultSummarySerializer):
     """One analysis result with the evidence behind it: indicator readings and data provenance."""
 
     indicators = IndicatorSerializer(many=True)
-    provenance = serializers.DictField()
+    provenance = serializers.DictField(
+        help_text=(
+            "Where the verdict's data came from: source, bars, first_bar, last_bar, the trade parameters, and "
+            "`quality`: {data_as_of (last bar date), sessions_behind (NSE sessions closed after it; null for "
+            "demo/csv), zero_volume_run (longest run of zero-volume bars), flags: any of `stale`, "
+            "`zero_volume_run` (3+ sessions), `settling` (a close fetched before it settled)}."
+        )
+    )
 
 
 class LatestSerializer(serializers.Serializer):
