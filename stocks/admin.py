@@ -68,6 +68,7 @@ class AnalysisResultAdmin(ReadOnlyAdmin):
         "target",
         "job_link",
         "data_source",
+        "data_as_of",
         "created_at",
     )
     list_filter = ("verdict", StrategyFilter, "data_source")
@@ -83,6 +84,19 @@ class AnalysisResultAdmin(ReadOnlyAdmin):
     def signed_score(self, result):
         return (
             signed(result.score) if result.error == "" else format_html('<span title="{}">failed</span>', result.error)
+        )
+
+    @admin.display(description="Data as of", ordering="last_bar")
+    def data_as_of(self, result):
+        """The last bar's date, then the data-quality flags as the pages label them (details as tooltip)."""
+        notes = result.data_notes
+        if not notes:
+            return result.last_bar or "-"
+        return format_html(
+            '{} <strong title="{}">{}</strong>',
+            result.last_bar or "-",
+            " ".join(note.detail for note in notes),
+            "; ".join(note.label for note in notes),
         )
 
     @admin.display(description="Strategy", ordering="strategy_id")

@@ -131,3 +131,22 @@ def test_results_show_a_signed_score_the_strategy_by_name_and_failures_as_failed
     assert f'href="?strategy=5">{STRATEGIES[5].name}</a>' in html
     filtered = admin_client.get(url, {"strategy": "5"})
     assert [row.symbol for row in filtered.context["cl"].result_list] == ["INFY.NS"]
+
+
+def test_results_list_shows_the_data_date_and_its_quality_flags(admin_client):
+    make_result("TCS.NS")  # clean data: the date alone
+    make_result(
+        "INFY.NS",
+        provenance={
+            "source": "yfinance",
+            "last_bar": "2025-11-26",
+            "quality": {"data_as_of": "2025-11-26", "sessions_behind": 2, "zero_volume_run": 3,
+                        "flags": ["stale", "zero_volume_run"]},
+        },
+    )  # fmt: skip
+    html = admin_client.get(reverse("admin:stocks_analysisresult_changelist")).content.decode()
+    cells = [cell.split("</td>")[0] for cell in html.split('<td class="field-data_as_of')[1:]]
+    flagged, clean = sorted(cells, key=lambda cell: "<strong" not in cell)
+    assert ">2 sessions behind; no trades 3 sessions</strong>" in flagged
+    assert 'title="The last bar is from 2025-11-26; 2 NSE sessions closed since' in flagged
+    assert "<strong" not in clean and "2025" in clean
