@@ -45,6 +45,9 @@ class PriceHistory:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    # The last bar may still be revised at the source (fetched before it settled, and not refetched
+    # since because the source failed): analysed, and flagged "settling" with the result.
+    unsettled: bool = False
 
     def __len__(self) -> int:
         return len(self.close)

@@ -169,8 +169,8 @@ def quality_notes(quality: dict | None) -> list[QualityNote]:
                 QualityNote(
                     flag,
                     "close not final",
-                    f"The bar of {as_of} was fetched minutes after the close; Yahoo may still revise "
-                    "that close. The next run after it settles fetches the final bar.",
+                    f"The bar of {as_of} was fetched before its close settled at Yahoo, which may still "
+                    "revise it. A run after it settles fetches the final bar.",
                 )
             )
         else:

@@ -76,7 +76,7 @@ def _add_quality_flags(outcomes: list[SymbolOutcome], histories: dict) -> None:
     now = timezone.now()
     final = market_data.final_session(now)
     calendar = market_data.nse_calendar()
-    unsettled = now < calendar.final_at(final)  # the newest session closed minutes ago
+    in_settling_window = now < calendar.final_at(final)  # the newest session closed minutes ago
     for outcome in outcomes:
         history = histories.get(outcome.symbol)
         if outcome.analysis is None or not isinstance(history, market_data.PriceHistory):
@@ -85,7 +85,7 @@ def _add_quality_flags(outcomes: list[SymbolOutcome], histories: dict) -> None:
         if history.source == market_data.YFINANCE:
             last = history.dates[-1].astype("datetime64[D]").item()
             behind = len(calendar.sessions(last + timedelta(days=1), final)) if last < final else 0
-            settling = unsettled and last == final
+            settling = (in_settling_window and last == final) or history.unsettled
         outcome.analysis.provenance["quality"] = quality.describe_quality(
             history, sessions_behind=behind, settling=settling
         )

@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -46,15 +46,43 @@ NETWORK_ERRORS_TO_TRIP = 4  # this many network failures in a row, with nothing 
 
 
 def fetch_yfinance(symbols: list[str], *, use_cache: bool) -> dict:
-    """Cached bars of the last completed NSE session, and a download of the rest."""
+    """Cached bars of the last completed NSE session, and a download of the rest.
+
+    A symbol cached before its session's bar settled is fetched again; when Yahoo cannot serve it
+    then (unreachable, or a transient error), its earlier bars are used, marked `unsettled`.
+    """
     now = timezone.now()
     session = final_session(now)
-    results = read_cache(symbols, day=session, fetched_since=settled_since(session, now)) if use_cache else {}
+    since = settled_since(session, now)
+    results = read_cache(symbols, day=session, fetched_since=since) if use_cache else {}
     missing = [symbol for symbol in symbols if symbol not in results]
-    if missing:
-        prune_cache(before=session)
+    if not missing:
+        return results
+    prune_cache(before=session)
+    earlier = _unsettled_rows(missing, session=session) if use_cache and since is not None else {}
+    try:
         results.update(_download_yahoo(missing, session=session))
+    except SourceUnavailable as exc:
+        if len(earlier) < len(missing):
+            raise
+        logger.warning(
+            "%s; using the bars of %d symbols fetched before session %s settled", exc.message, len(earlier), session
+        )
+        return results | earlier
+    failed = [s for s in earlier if isinstance(results.get(s), MarketDataError) and not results[s].permanent]
+    if failed:
+        logger.warning(
+            "Yahoo could not refetch %d symbols of session %s after it settled; using their earlier bars",
+            len(failed),
+            session,
+        )
+        results.update({symbol: earlier[symbol] for symbol in failed})
     return results
+
+
+def _unsettled_rows(symbols: list[str], *, session: date) -> dict[str, PriceHistory]:
+    """Cached bars of `session` fetched before its bar settled (read_cache left them out), marked so."""
+    return {symbol: replace(history, unsettled=True) for symbol, history in read_cache(symbols, day=session).items()}
 
 
 _configure_lock = threading.Lock()

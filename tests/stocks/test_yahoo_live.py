@@ -313,6 +313,10 @@ MONDAY_1605 = datetime(2026, 11, 30, 10, 35, tzinfo=UTC)  # past 15:30 + THETOOL
 MONDAY_1620 = datetime(2026, 11, 30, 10, 50, tzinfo=UTC)
 
 
+# Requests are counted per symbol: a fetch a previous test abandoned (at its wall-clock limit) may still
+# reach this test's fake, since yfinance's session is process-wide.
+
+
 def test_a_close_fetched_before_it_settled_serves_reruns_then_is_fetched_once_more(live):
     live.close_final_at = dt_time(15, 50)
     final_close = live.bars("AAA.NS", until=date(2026, 11, 30)).close[-1]
@@ -322,15 +326,17 @@ def test_a_close_fetched_before_it_settled_serves_reruns_then_is_fetched_once_mo
     live.reset_counts()
     with at(MONDAY_1555):
         rerun = fetch_histories(["AAA.NS"])["AAA.NS"]
-    assert live.data_requests == 0 and rerun.close[-1] == early.close[-1]  # until it settles, the cache serves
+    assert (
+        live.history_requests["AAA.NS"] == 0 and rerun.close[-1] == early.close[-1]
+    )  # until it settles, the cache serves
     with at(MONDAY_1605):
         settled = fetch_histories(["AAA.NS"])["AAA.NS"]
-    assert live.counts["history"] == 1
+    assert live.history_requests["AAA.NS"] == 1
     assert_same_bars(settled, live, through=date(2026, 11, 30))  # the final close, not the provisional one
     live.reset_counts()
     with at(MONDAY_1620):
         fetch_histories(["AAA.NS"])
-    assert live.data_requests == 0
+    assert live.history_requests["AAA.NS"] == 0
     row = PriceCache.objects.get(symbol="AAA.NS")
     assert row.fetched_on == date(2026, 11, 30) and row.fetched_at >= MONDAY_1605
 
@@ -343,7 +349,8 @@ def test_a_bar_yahoo_publishes_late_arrives_when_the_session_settles_not_a_sessi
     live.reset_counts()
     with at(MONDAY_1605):
         settled = fetch_histories(["LATE.NS"])["LATE.NS"]
-    assert live.counts["history"] == 1 and settled.dates[-1] == np.datetime64("2026-11-30")
+    assert live.history_requests["LATE.NS"] == 1
+    assert settled.dates[-1] == np.datetime64("2026-11-30")
 
 
 def test_a_result_on_a_close_not_yet_settled_is_flagged_and_the_next_run_is_not(live):
@@ -370,5 +377,40 @@ def test_with_no_settling_time_a_bar_fetched_after_the_close_is_final(live, sett
     live.reset_counts()
     with at(MONDAY_1605):
         fetch_histories(["AAA.NS"])
-    assert live.data_requests == 0
+    assert live.history_requests["AAA.NS"] == 0
     assert AnalysisResult.objects.get(job=job).provenance["quality"]["flags"] == []
+
+
+def test_when_yahoo_is_unreachable_after_the_session_settled_the_earlier_bars_serve_flagged(live):
+    live.close_final_at = dt_time(15, 50)
+    with at(MONDAY_1540):
+        early = fetch_histories(["AAA.NS", "BBB.NS"])
+    live.error_rate = 1.0  # every chart request answers HTTP 500: the breaker trips
+    live.reset_counts()
+    with at(MONDAY_1605):
+        job, _ = services.request_analysis_job(symbols=["AAA.NS", "BBB.NS"])
+        assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    assert live.counts["500"] > 0  # Yahoo was asked, and refused
+    for result in AnalysisResult.objects.filter(job=job):
+        assert result.verdict and result.provenance["quality"]["flags"] == ["settling"]
+        assert result.provenance["last_bar"] == "2026-11-30"
+    with at(MONDAY_1605):
+        again = fetch_histories(["AAA.NS"])["AAA.NS"]
+    assert again.unsettled and again.close[-1] == early["AAA.NS"].close[-1]
+
+
+def test_a_symbol_yahoo_cannot_refetch_after_it_settled_keeps_its_earlier_bars(live, settings):
+    settings.THETOOL_FETCH_WALL_CLOCK_SECONDS = 1
+    with at(MONDAY_1540):
+        fetch_histories(["AAA.NS", "HANG.NS"])
+    live.hanging.add("HANG.NS")
+    with at(MONDAY_1605):
+        results = fetch_histories(["AAA.NS", "HANG.NS"])
+    assert not results["AAA.NS"].unsettled  # refetched: final
+    assert results["HANG.NS"].unsettled and results["HANG.NS"].dates[-1] == np.datetime64("2026-11-30")
+
+
+def test_without_earlier_bars_an_unreachable_yahoo_still_fails_fast(live):
+    live.error_rate = 1.0
+    with at(MONDAY_1605), pytest.raises(SourceUnavailable, match="unreachable"):
+        fetch_histories(["NEW1.NS", "NEW2.NS"])
