@@ -59,24 +59,27 @@ def fetch_yfinance(symbols: list[str], *, use_cache: bool) -> dict:
     if not missing:
         return results
     prune_cache(before=session)
-    earlier = _unsettled_rows(missing, session=session) if use_cache and since is not None else {}
+    # Rows read_cache left out as unsettled are read again only when Yahoo fails to replace them.
+    fallback = use_cache and since is not None
     try:
         results.update(_download_yahoo(missing, session=session))
     except SourceUnavailable as exc:
+        earlier = _unsettled_rows(missing, session=session) if fallback else {}
         if len(earlier) < len(missing):
             raise
         logger.warning(
             "%s; using the bars of %d symbols fetched before session %s settled", exc.message, len(earlier), session
         )
         return results | earlier
-    failed = [s for s in earlier if isinstance(results.get(s), MarketDataError) and not results[s].permanent]
-    if failed:
+    failed = [s for s in missing if isinstance(results.get(s), MarketDataError) and not results[s].permanent]
+    earlier = _unsettled_rows(failed, session=session) if fallback and failed else {}
+    if earlier:
         logger.warning(
             "Yahoo could not refetch %d symbols of session %s after it settled; using their earlier bars",
-            len(failed),
+            len(earlier),
             session,
         )
-        results.update({symbol: earlier[symbol] for symbol in failed})
+        results.update(earlier)
     return results
 
 

@@ -264,20 +264,18 @@ def test_job_page_shows_status_timing_symbols_errors_and_results(client, finishe
     assert "Cancel</button>" not in html
 
 
-def test_job_page_shows_each_results_data_date_and_quality_flags(client, finished_job):
+def flag_result(job, symbol: str, *, sessions_behind: int, zero_volume_run: int, flags: list[str]) -> None:
+    """Store data-quality flags on the job's result for `symbol`, as the worker would."""
     from stocks.models import AnalysisResult
 
-    flagged = AnalysisResult.objects.get(job=finished_job, symbol="M&M.NS")
-    flagged.provenance = {
-        **flagged.provenance,
-        "quality": {
-            "data_as_of": "2025-11-28",
-            "sessions_behind": 2,
-            "zero_volume_run": 4,
-            "flags": ["stale", "zero_volume_run"],
-        },
-    }
-    flagged.save()
+    result = AnalysisResult.objects.get(job=job, symbol=symbol)
+    quality = {"data_as_of": "2025-11-28", "sessions_behind": sessions_behind, "zero_volume_run": zero_volume_run}
+    result.provenance = {**result.provenance, "quality": {**quality, "flags": flags}}
+    result.save()
+
+
+def test_job_page_shows_each_results_data_date_and_quality_flags(client, finished_job):
+    flag_result(finished_job, "M&M.NS", sessions_behind=2, zero_volume_run=4, flags=["stale", "zero_volume_run"])
     html = client.get(f"/jobs/{finished_job.pk}/").content.decode()
     assert "<th" in html and "Data as of</th>" in html
     cells = {
@@ -296,19 +294,7 @@ def test_job_page_shows_each_results_data_date_and_quality_flags(client, finishe
 
 
 def test_exports_carry_the_data_quality_flags(client, finished_job):
-    from stocks.models import AnalysisResult
-
-    flagged = AnalysisResult.objects.get(job=finished_job, symbol="RELIANCE.NS")
-    flagged.provenance = {
-        **flagged.provenance,
-        "quality": {
-            "data_as_of": "2025-11-28",
-            "sessions_behind": 1,
-            "zero_volume_run": 0,
-            "flags": ["stale", "settling"],
-        },
-    }
-    flagged.save()
+    flag_result(finished_job, "RELIANCE.NS", sessions_behind=1, zero_volume_run=0, flags=["stale", "settling"])
     rows = csv_of(client.get(f"/jobs/{finished_job.pk}/results.csv", {"sort": "symbol"}))
     column = exports.COLUMNS.index("data_flags")
     assert [row[column] for row in rows[1:]] == ["", "1 session behind; close not final", ""]
