@@ -55,6 +55,16 @@ def running_worker(command: list[str], *, env: dict, log_prefix: str):
             os.killpg(process.pid, signal.SIGKILL)
 
 
+def wait_for_workers(log: str, *, workers: int, timeout: float = 60) -> None:
+    """Wait until `workers` django-q2 workers of the cluster logging to `log` are ready for tasks."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Path(log).read_text(errors="replace").count("ready for work at") >= workers:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"{workers} worker(s) not ready after {timeout:.0f} s:\n{Path(log).read_text(errors='replace')}")
+
+
 def wait_until_finished(job, *, timeout: float, poll: float = 0.2) -> None:
     """Refresh `job` until it is neither queued nor processing (or `timeout` seconds pass)."""
     from jobs.models import ACTIVE_STATUSES

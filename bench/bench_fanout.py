@@ -10,9 +10,10 @@ database is touched) and runs `manage.py migrate`. Then, for each data source:
 - cached: yfinance as the source, with every symbol's bars already in the price cache (filled first from the
   demo bars), so no request leaves the machine (a cache miss would try Yahoo and fail the job: the run says so);
 
-and for 1 and then 2 workers, one job of N symbols (default 2,192) is created through the service, `manage.py
-run_worker` starts with THETOOL_Q_WORKERS=1 or 2, and the job's own timestamps give the throughput:
-symbols / (finished_at - started_at) (the cluster's start-up is not counted). Same run, same database.
+and for 1 and then 2 workers, `manage.py run_worker` starts with THETOOL_Q_WORKERS=1 or 2, and once its
+workers are ready (as in production, where workers wait for jobs), one job of N symbols (default 2,192) is
+requested through the service; the job's own timestamps give the throughput: symbols / (finished_at -
+started_at) (the cluster's start-up is not counted). Same run, same database.
 
 Each configuration runs --repeat times (1 and 2 workers alternating) and the medians are compared.
 
@@ -37,7 +38,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _support import record_block, running_worker, throwaway_database, wait_until_finished
+from _support import record_block, running_worker, throwaway_database, wait_for_workers, wait_until_finished
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -140,13 +141,13 @@ def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 def run_job(*, url: str, universe: list[str], source: str, workers: int, capital: int) -> dict:
+    from django.test import override_settings
+
     from jobs import services
-    from jobs.models import AnalysisJob, JobChunk, JobStatus
+    from jobs.models import JobChunk, JobStatus
     from stocks.models import AnalysisResult
 
     data_source = "yfinance" if source == "cached" else "demo"
-    job, _ = services.request_analysis_job(symbols=universe, capital=capital)
-    AnalysisJob.objects.filter(pk=job.pk).update(data_source=data_source)
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -161,6 +162,10 @@ def run_job(*, url: str, universe: list[str], source: str, workers: int, capital
         process,
         log,
     ):
+        # As in production, the workers wait for jobs: the job is requested once they are ready.
+        wait_for_workers(log, workers=workers)
+        with override_settings(THETOOL_DATA_SOURCE=data_source):
+            job, _ = services.request_analysis_job(symbols=universe, capital=capital)
         wait_until_finished(job, timeout=900)
         cpu = cluster_cpu_seconds(process.pid)
         stolen = steal_percent(times_before, cpu_times())
@@ -245,7 +250,7 @@ def measure(kind: str, url: str, symbols: int, repeat: int) -> str:
     import numpy
     from django.conf import settings
 
-    from jobs.execution import chunk_symbols
+    from jobs.models import chunk_symbols
 
     universe = [f"SYM{i:04d}.NS" for i in range(symbols)]
     started = time.monotonic()

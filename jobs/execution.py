@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs import signals
-from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat_interval
+from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, heartbeat_interval, in_batches
 from jobs.services import enqueue_chunks, enqueue_job
 from stocks.analysis import TradeParams
 from stocks.models import AnalysisResult
@@ -169,7 +169,7 @@ def execute_job(*, job_id, attempt: int) -> str:
         len(done),
     )
     with beating(job_id=job.pk, attempt=attempt):
-        for batch in _batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
+        for batch in in_batches(remaining, settings.THETOOL_JOB_BATCH_SIZE):
             shutdown.checkpoint()  # a worker told to stop hands the work back here
             # The cancellation check: a job that is no longer ours stops before the next fetch. A read:
             # the heartbeat thread and each batch's transaction keep the job looking alive.
@@ -196,24 +196,6 @@ def execute_job(*, job_id, attempt: int) -> str:
         time.monotonic() - started,
     )
     return "completed"
-
-
-def _batches(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def chunk_symbols(symbols: list, *, size: int, taper: int) -> list[list]:
-    """A job's symbols in chunks of `size`, the last `size` of them in `taper` smaller chunks.
-
-    Workers take chunks in order, so the small ones come last: a worker that runs out of chunks waits
-    at most one small chunk for the others to end, instead of up to a whole one (the job ends when its
-    last chunk does). Each chunk more costs one claim. taper 1: equal chunks.
-    """
-    if taper <= 1 or len(symbols) <= size:
-        return list(_batches(symbols, size))
-    body, tail = symbols[:-size], symbols[-size:]
-    return [*_batches(body, size), *_batches(tail, -(-size // taper))]
 
 
 def _trade_params(job: AnalysisJob) -> TradeParams:
@@ -271,17 +253,15 @@ def _has_chunks():
     return Exists(JobChunk.objects.filter(job_id=OuterRef("pk")))
 
 
-def is_fanned_out(*, job: AnalysisJob) -> bool:
-    """Jobs of more symbols than THETOOL_JOB_CHUNK_SIZE are split; smaller ones run as one task."""
-    return job.total > settings.THETOOL_JOB_CHUNK_SIZE
-
-
 def fan_out_job(*, job_id, attempt: int) -> str:
-    """Split a claimed job into chunks (once) and hand each unfinished one to the task queue.
+    """Make sure a claimed large job has its chunks and that each unfinished one is on the task queue.
 
-    Runs again after a hand-back or a second delivery: the chunks already made are kept as they are
-    (even if THETOOL_JOB_CHUNK_SIZE or _TAPER changed meanwhile), and only queued ones are enqueued; a
-    chunk whose worker died is the reaper's (recover_stale_jobs), as a small job is.
+    A job requested through the services gets its chunks with it, and their tasks are handed to the
+    queue at once (jobs.services.hand_over), so every worker starts together. This first attempt then
+    only hands over chunks that never reached the queue (the web process stopped between its commit and
+    the hand-over) and splits a job that has no chunks. A later attempt (after a hand-back) hands over
+    every queued chunk again. Chunks already made are kept as they are (even if THETOOL_JOB_CHUNK_SIZE or
+    _TAPER changed meanwhile); a chunk whose worker died is the reaper's (recover_stale_jobs).
     """
     job = AnalysisJob.objects.get(pk=job_id)
     size, taper = settings.THETOOL_JOB_CHUNK_SIZE, settings.THETOOL_JOB_CHUNK_TAPER
@@ -289,19 +269,17 @@ def fan_out_job(*, job_id, attempt: int) -> str:
         if not _fenced(job.pk, attempt).select_for_update().exists():
             return _stopped(job.pk, attempt)
         made = JobChunk.objects.filter(job_id=job.pk).count()
-        layout = "made by an earlier attempt"
+        layout = "made earlier"
         if not made:
-            parts = chunk_symbols(job.symbols, size=size, taper=taper)
-            JobChunk.objects.bulk_create(
-                [JobChunk(job_id=job.pk, index=index, symbols=symbols) for index, symbols in enumerate(parts)]
-            )
-            made = len(parts)
+            made = len(JobChunk.objects.create_for(job))
             layout = f"{size} symbols each" + (f", then {taper} of the last {size}" if taper > 1 else "")
-        pending = list(
-            JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED).values_list("index", flat=True)
-        )
+        queued = JobChunk.objects.filter(job_id=job.pk, status=ChunkStatus.QUEUED)
+        if attempt == 1:
+            queued = queued.filter(enqueued_at__isnull=True)
+        pending = list(queued.values_list("index", flat=True))
         # Handed to the broker only once the chunks are committed: a worker never looks for a missing row.
-        transaction.on_commit(lambda: enqueue_chunks(job_id=job.pk, indexes=pending))
+        if pending:
+            transaction.on_commit(lambda: enqueue_chunks(job_id=job.pk, indexes=pending))
     logger.info(
         "Job %s attempt %d fanned out: %d chunks (%s), %d enqueued",
         job.pk,
@@ -312,6 +290,11 @@ def fan_out_job(*, job_id, attempt: int) -> str:
     )
     finish_job_if_done(job_id=job.pk)  # a re-delivery after every chunk ended but before the job did
     return "fanned out"
+
+
+def is_waiting_to_start(*, job_id) -> bool:
+    """Whether the job is still queued: no worker has claimed it yet (a read)."""
+    return AnalysisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).exists()
 
 
 def _worker_name() -> str:
@@ -423,7 +406,7 @@ def execute_chunk(*, job_id, index: int, attempt: int) -> str:
     def beat_once() -> bool:
         return beat_chunk(job_id=job.pk, index=index, attempt=attempt)
 
-    batches = list(_batches(remaining, settings.THETOOL_JOB_BATCH_SIZE))
+    batches = list(in_batches(remaining, settings.THETOOL_JOB_BATCH_SIZE))
     with _beating_with(beat_once, name=f"{job.pk} chunk {index}", attempt=attempt):
         for number, batch in enumerate(batches, start=1):
             shutdown.checkpoint()  # a worker told to stop hands the work back here

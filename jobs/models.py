@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from jobs.exceptions import InvalidJobTransition
@@ -197,6 +197,12 @@ class AnalysisJob(models.Model):
         return self.completed - self.successful
 
     @property
+    def fans_out(self) -> bool:
+        """An analysis of more than THETOOL_JOB_CHUNK_SIZE symbols is split into chunks (JobChunk) that any
+        worker takes; smaller ones, and other kinds, run as one task."""
+        return self.kind == JobKind.ANALYSIS and self.total > settings.THETOOL_JOB_CHUNK_SIZE
+
+    @property
     def progress_percent(self) -> int:
         if not self.total:
             return 100 if self.status == JobStatus.COMPLETED else 0
@@ -261,10 +267,40 @@ class ChunkStatus(models.TextChoices):
     DONE = "done"
 
 
+def in_batches(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def chunk_symbols(symbols: list, *, size: int, taper: int) -> list[list]:
+    """A job's symbols in chunks of `size`, the last `size` of them in `taper` smaller chunks.
+
+    Workers take chunks in order, so the small ones come last: a worker that runs out of chunks waits
+    at most one small chunk for the others to end, instead of up to a whole one (the job ends when its
+    last chunk does). Each chunk more costs one claim. taper 1: equal chunks.
+    """
+    if taper <= 1 or len(symbols) <= size:
+        return list(in_batches(symbols, size))
+    body, tail = symbols[:-size], symbols[-size:]
+    return [*in_batches(body, size), *in_batches(tail, -(-size // taper))]
+
+
 class JobChunkQuerySet(models.QuerySet):
+    def create_for(self, job: "AnalysisJob") -> list[int]:
+        """Split `job` into its chunks (THETOOL_JOB_CHUNK_SIZE, _TAPER) and return their indexes."""
+        parts = chunk_symbols(job.symbols, size=settings.THETOOL_JOB_CHUNK_SIZE, taper=settings.THETOOL_JOB_CHUNK_TAPER)
+        self.bulk_create([JobChunk(job_id=job.pk, index=index, symbols=symbols) for index, symbols in enumerate(parts)])
+        return list(range(len(parts)))
+
     def stale(self, *, now: datetime | None = None) -> "JobChunkQuerySet":
-        """Unfinished chunks with no sign of life for THETOOL_JOB_STALE_SECONDS (the job's definition)."""
-        last_sign_of_life = Coalesce("heartbeat_at", "enqueued_at", "created_at")
+        """Unfinished chunks with no sign of life for THETOOL_JOB_STALE_SECONDS (the job's definition).
+
+        A chunk made with its job waits in the queue as long as the job does: until a worker beats for
+        it, its clock starts no earlier than the job's start, so a job that waited for a free worker does
+        not find its queued chunks stale the moment it starts.
+        """
+        handed_over = Greatest(Coalesce("enqueued_at", "created_at"), Coalesce("job__started_at", "created_at"))
+        last_sign_of_life = Coalesce("heartbeat_at", handed_over)
         return (
             self.exclude(status=ChunkStatus.DONE)
             .alias(last_sign_of_life=last_sign_of_life)

@@ -36,7 +36,7 @@ JOB_FAILURE_REASONS = [
     ("gave_up", "Gave up after"),
     ("source_unavailable", "Market data source unavailable"),
     ("timeout", "Exceeded the task time limit"),
-    ("enqueue_refused", "Could not hand the job"),
+    ("enqueue_refused", "Could not hand "),  # the job, or one of its chunks, to the task queue
     ("crashed", "Unexpected error"),
 ]
 

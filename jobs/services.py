@@ -213,9 +213,23 @@ def decide_job(
     if created:
         # Hand the job to the broker only once its row is committed, so a worker never looks
         # for a job that is not there yet. Outside a transaction this runs immediately.
-        transaction.on_commit(lambda: enqueue_job(job_id=job.pk))
+        transaction.on_commit(lambda: hand_over(job_id=job.pk))
         job.refresh_from_db()
     return job, created
+
+
+def hand_over(*, job_id) -> bool:
+    """Put a new job on the task queue: its chunks' tasks first, if it has chunks, then its own task.
+
+    A large job's chunks are made with it (_decide), so their tasks are on the queue when the first
+    worker starts the job, and every worker takes one straight away; a chunk delivered before the
+    job's own task starts the job itself (jobs.tasks.run_job_chunk). With the job fanned out only
+    when its task ran, the others would first wait for the broker's next poll (THETOOL_Q_POLL).
+    """
+    chunks = list(JobChunk.objects.filter(job_id=job_id).values_list("index", flat=True))
+    if chunks and not enqueue_chunks(job_id=job_id, indexes=chunks):
+        return False
+    return enqueue_job(job_id=job_id)
 
 
 def _decide_with_retries(*, spec: AnalysisSpec, force: bool, **requester) -> tuple[AnalysisJob, bool]:
@@ -275,6 +289,9 @@ def _decide(
             requested_by_user=requested_by_user,
         )
         logger.info("Creating new %s job %s for %d symbols", spec.kind, job.pk, job.total)
+        if job.fans_out:
+            chunks = JobChunk.objects.create_for(job)
+            logger.info("Job %s split into %d chunks", job.pk, len(chunks))
         if active is not None:
             AnalysisJob.objects.filter(pk=active.pk).update(superseded_by=job)
             logger.info("Job %s replaces job %s (%s)", job.pk, active.pk, "forced" if force else "stale")

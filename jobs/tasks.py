@@ -17,13 +17,23 @@ logger = logging.getLogger("jobs")
 
 
 def run_analysis_job(job_id: str) -> str:
-    """Run one analysis job to its end, or fan a large one out into chunk tasks and start on them.
+    """Run one analysis job to its end, or start a large one and go on with its chunks.
 
-    Safe to deliver twice: only one claim succeeds.
+    Safe to deliver twice: only one claim succeeds. A delivery that finds the job held by a live worker
+    goes on with the job's queued chunks, if it has any (a chunk's task may have started the job).
     """
+    outcome = _start_job(job_id)
+    if outcome not in ("fanned out", "not claimed"):
+        return outcome
+    # Outside the job's guard: a chunk that fails or is handed back is that chunk's business.
+    return _go_on_with_chunks(job_id, outcome)
+
+
+def _start_job(job_id: str) -> str:
+    """Claim the job and run it (a small job, another kind) or make sure its chunks are queued (a large one)."""
     attempt = execution.claim_job(job_id=job_id)
     if attempt is None:
-        logger.info("Job %s not claimed: finished, cancelled or held by a live worker; nothing to do", job_id)
+        logger.info("Job %s not claimed: finished, cancelled or held by a live worker", job_id)
         return "not claimed"
 
     def work() -> str:
@@ -33,29 +43,34 @@ def run_analysis_job(job_id: str) -> str:
             if execute is None:
                 raise RuntimeError(f"No executor is registered for jobs of kind {job.kind!r}")
             return execute(job_id=job_id, attempt=attempt)
-        if execution.is_fanned_out(job=job):
+        if job.fans_out:
             return execution.fan_out_job(job_id=job_id, attempt=attempt)
         return execution.execute_job(job_id=job_id, attempt=attempt)
 
-    outcome = _run_guarded(
+    return _run_guarded(
         work,
         name=f"Job {job_id} attempt {attempt}",
         fail=lambda reason: execution.fail_job(job_id=job_id, attempt=attempt, reason=reason),
         release=lambda reason: execution.release_job(job_id=job_id, attempt=attempt, reason=reason),
     )
-    if outcome != "fanned out":
-        return outcome
-    # Outside the job's guard: a chunk that fails or is handed back is that chunk's business.
-    return _go_on_with_chunks(job_id, outcome)
 
 
 def run_job_chunk(job_id: str, index: int) -> str:
     """Analyse one chunk of a fanned-out job, then the job's next queued chunks for a while.
 
     Safe to deliver twice: only one claim succeeds. A delivery whose chunk another worker already
-    took goes on with the job's queued chunks all the same.
+    took goes on with the job's queued chunks all the same. A chunk is handed to the queue with its
+    job (jobs.services.hand_over), so it may arrive before the job's own task has been taken: it then
+    starts the job as that task would (one claim decides who), and runs its chunk.
     """
-    return _go_on_with_chunks(job_id, _run_chunk(job_id, index))
+    outcome = _run_chunk(job_id, index)
+    if outcome == "not claimed" and execution.is_waiting_to_start(job_id=job_id):
+        logger.info("Job %s chunk %d delivered before its job started; starting the job", job_id, index)
+        started = _start_job(job_id)
+        if started not in ("fanned out", "not claimed"):
+            return started  # the job failed or was handed back while starting
+        outcome = _run_chunk(job_id, index)
+    return _go_on_with_chunks(job_id, outcome)
 
 
 def _go_on_with_chunks(job_id: str, outcome: str) -> str:

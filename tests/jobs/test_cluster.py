@@ -26,6 +26,8 @@ ONE_TASK = {"THETOOL_JOB_CHUNK_SIZE": 5000}
 @pytest.fixture(autouse=True)
 def demo_data(settings):
     settings.THETOOL_DATA_SOURCE = "demo"
+    # A job gets its chunks when it is requested (here, in the test process): one task, as in ONE_TASK.
+    settings.THETOOL_JOB_CHUNK_SIZE = ONE_TASK["THETOOL_JOB_CHUNK_SIZE"]
 
 
 def status_of(job) -> AnalysisJob:

@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from jobs import execution, services, tasks
-from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus
+from jobs import execution, ops, services, tasks
+from jobs.models import AnalysisJob, ChunkStatus, JobChunk, JobStatus, chunk_symbols
 from stocks import services as stock_services
 from stocks.market_data import SourceUnavailable
 from stocks.models import AnalysisResult
@@ -46,15 +46,49 @@ def make_chunk_stale(job, index: int) -> None:
     JobChunk.objects.filter(job=job, index=index).update(heartbeat_at=timezone.now() - timedelta(hours=1))
 
 
-def test_a_job_larger_than_a_chunk_is_split_and_each_chunk_is_its_own_task():
-    job = fanned_out_job()
+def queued_tasks() -> list[tuple]:
+    """What is on the ORM broker's queue, in the order it was put there: (task function, args)."""
+    return [(task.func(), task.args()) for task in OrmQ.objects.order_by("id")]
+
+
+def test_a_large_job_is_split_with_its_job_and_each_chunk_is_its_own_task_queued_before_the_jobs():
+    job, created = services.request_analysis_job(symbols=SYMBOLS)
+    assert created
     chunks = list(JobChunk.objects.filter(job=job).order_by("index"))
     assert [c.symbols for c in chunks] == [SYMBOLS[0:4], SYMBOLS[4:8], SYMBOLS[8:10]]
     assert all(c.status == ChunkStatus.QUEUED and c.enqueued_at for c in chunks)
-    # One task for the job itself, then one per chunk.
-    assert OrmQ.objects.count() == 1 + 3
+    # The chunks first, so that every worker has one as soon as any worker starts the job; then the job.
+    assert queued_tasks() == [
+        *(("jobs.tasks.run_job_chunk", (str(job.pk), index)) for index in range(3)),
+        ("jobs.tasks.run_analysis_job", (str(job.pk),)),
+    ]
+    assert tasks.run_analysis_job(str(job.pk)) == "fanned out"
+    assert OrmQ.objects.count() == 3 + 1, "the job's task hands over no chunk a second time"
     job.refresh_from_db()
     assert job.status == JobStatus.PROCESSING and job.completed == 0
+
+
+def test_a_chunk_delivered_before_its_jobs_task_starts_the_job_and_the_jobs_task_goes_on_with_chunks(settings):
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)
+    assert tasks.run_job_chunk(str(job.pk), 1) == "chunk done"
+    job.refresh_from_db()
+    assert job.status == JobStatus.PROCESSING and job.attempt == 1 and job.started_at is not None
+    assert set(AnalysisResult.objects.filter(job=job).values_list("symbol", flat=True)) == set(SYMBOLS[4:8])
+    # The job's own task, delivered next, finds the job held and goes on with the queued chunks.
+    settings.THETOOL_JOB_CONTINUE_SECONDS = 60
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED and job.attempt == 1 and stored(job) == len(SYMBOLS)
+    assert tasks.run_analysis_job(str(job.pk)) == "not claimed"
+    assert tasks.run_job_chunk(str(job.pk), 0) == "not claimed"
+
+
+def test_a_chunk_of_a_cancelled_job_starts_nothing():
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)
+    services.cancel_job(job_id=job.pk)
+    assert tasks.run_job_chunk(str(job.pk), 0) == "not claimed"
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.attempt == 0 and stored(job) == 0
 
 
 def test_the_chunks_are_enqueued_in_one_transaction_and_a_broker_refusing_part_way_leaves_none(monkeypatch):
@@ -70,21 +104,38 @@ def test_the_chunks_are_enqueued_in_one_transaction_and_a_broker_refusing_part_w
 
     monkeypatch.setattr(services, "async_task", broker)
     refuse = False
-    job = fanned_out_job()
-    assert handed == [True, True, True]  # one transaction for the fan-out: one commit, not one per chunk
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)
+    assert handed == [True, True, True]  # one transaction for the chunks: one commit, not one per chunk
 
     handed.clear()
     refuse = True
-    other, _ = services.request_analysis_job(symbols=SYMBOLS, capital=123_456)
     queued = OrmQ.objects.count()
-    assert tasks.run_analysis_job(str(other.pk)) == "fanned out"
+    other, created = services.request_analysis_job(symbols=SYMBOLS, capital=123_456)
+    assert created
     other.refresh_from_db()
     assert other.status == JobStatus.FAILED
     assert other.status_reason.startswith("Could not hand chunk 1 to the task queue: broker unreachable")
-    # The first chunk's task went back with the transaction: nothing is queued for a failed job.
+    assert ops.get_job_failures_by_reason() == {"enqueue_refused": 1}
+    # The first chunk's task went back with the transaction, and the job's own task was never queued.
     assert OrmQ.objects.count() == queued
+    assert not other.enqueued
     assert not JobChunk.objects.filter(job=other, enqueued_at__isnull=False).exists()
     assert JobChunk.objects.filter(job=job, enqueued_at__isnull=True).count() == 0
+
+
+def test_chunks_that_never_reached_the_queue_are_handed_over_by_the_job_and_a_later_attempt_hands_all_over():
+    # The web process stopped between its commit and the hand-over: the reaper queues the job again.
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)
+    OrmQ.objects.all().delete()
+    JobChunk.objects.filter(job=job, index__in=[1, 2]).update(enqueued_at=None)
+    assert tasks.run_analysis_job(str(job.pk)) == "fanned out"
+    assert queued_tasks() == [("jobs.tasks.run_job_chunk", (str(job.pk), index)) for index in (1, 2)]
+    # A hand-back (the worker stopping during the fan-out) and the next attempt: every queued chunk again.
+    OrmQ.objects.all().delete()
+    assert execution.release_job(job_id=job.pk, attempt=1, reason="Worker shut down mid-job")
+    OrmQ.objects.all().delete()
+    assert tasks.run_analysis_job(str(job.pk)) == "fanned out"
+    assert queued_tasks() == [("jobs.tasks.run_job_chunk", (str(job.pk), index)) for index in range(3)]
 
 
 def test_a_job_of_one_chunk_or_less_runs_as_one_task_as_before():
@@ -287,11 +338,27 @@ def test_a_stale_chunk_is_recovered_and_resumes_only_its_missing_symbols(caplog)
 def test_recovery_leaves_live_chunks_alone_and_hands_lost_queued_ones_over(settings):
     job = fanned_out_job()
     execution.claim_chunk(job_id=job.pk, index=0)
-    JobChunk.objects.filter(job=job, index=2).update(
-        enqueued_at=timezone.now() - timedelta(hours=1), created_at=timezone.now() - timedelta(hours=1)
-    )
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    AnalysisJob.objects.filter(pk=job.pk).update(started_at=an_hour_ago)
+    JobChunk.objects.filter(job=job, index=2).update(enqueued_at=an_hour_ago, created_at=an_hour_ago)
     report = execution.recover_stale_jobs()
     assert report.requeued_chunks == [] and report.reenqueued_chunks == [f"{job.pk}:2"]
+
+
+def test_chunks_that_waited_in_the_queue_with_their_job_are_not_stale_when_it_starts(settings):
+    """A job queued behind others for longer than the stale limit: its chunks' tasks are still on the
+    queue, so the reaper leaves them alone until THETOOL_JOB_STALE_SECONDS after the job started."""
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    JobChunk.objects.filter(job=job).update(enqueued_at=an_hour_ago, created_at=an_hour_ago)
+    assert tasks.run_analysis_job(str(job.pk)) == "fanned out"
+    report = execution.recover_stale_jobs()
+    assert report.reenqueued_chunks == [] and report.requeued_chunks == []
+    # Once the job has run for longer than the limit, a chunk nobody took is handed over again.
+    AnalysisJob.objects.filter(pk=job.pk).update(
+        started_at=timezone.now() - timedelta(seconds=settings.THETOOL_JOB_STALE_SECONDS + 1)
+    )
+    assert execution.recover_stale_jobs().reenqueued_chunks == [f"{job.pk}:{index}" for index in range(3)]
 
 
 def test_a_chunk_that_keeps_dying_fails_the_job_after_the_maximum_attempts(settings):
@@ -503,7 +570,7 @@ def test_a_delivery_whose_chunk_is_taken_only_reads(settings):
 )
 def test_chunks_are_of_the_chunk_size_and_the_last_chunk_size_symbols_are_split_by_the_taper(total, size, taper, sizes):
     symbols = [f"S{i}" for i in range(total)]
-    chunks = execution.chunk_symbols(symbols, size=size, taper=taper)
+    chunks = chunk_symbols(symbols, size=size, taper=taper)
     assert [len(chunk) for chunk in chunks] == sizes
     assert [s for chunk in chunks for s in chunk] == symbols, "every symbol once, in order"
 
