@@ -43,7 +43,8 @@ def _start_job(job_id: str) -> str:
             if execute is None:
                 raise RuntimeError(f"No executor is registered for jobs of kind {job.kind!r}")
             return execute(job_id=job_id, attempt=attempt)
-        if job.fans_out:
+        # Chunks made when the job was requested are used even if this worker's THETOOL_JOB_CHUNK_SIZE differs.
+        if job.fans_out or job.chunks.exists():
             return execution.fan_out_job(job_id=job_id, attempt=attempt)
         return execution.execute_job(job_id=job_id, attempt=attempt)
 

@@ -83,6 +83,15 @@ def test_a_chunk_delivered_before_its_jobs_task_starts_the_job_and_the_jobs_task
     assert tasks.run_job_chunk(str(job.pk), 0) == "not claimed"
 
 
+def test_a_worker_with_a_larger_chunk_size_runs_the_chunks_the_job_was_requested_with(settings):
+    job, _ = services.request_analysis_job(symbols=SYMBOLS)  # chunks of 4, made with the job
+    settings.THETOOL_JOB_CHUNK_SIZE = 5000  # this worker would run such a job as one task
+    settings.THETOOL_JOB_CONTINUE_SECONDS = 60
+    assert tasks.run_analysis_job(str(job.pk)) == "completed"
+    assert JobChunk.objects.filter(job=job, status=ChunkStatus.DONE).count() == 3
+    assert stored(job) == len(SYMBOLS)
+
+
 def test_a_chunk_of_a_cancelled_job_starts_nothing():
     job, _ = services.request_analysis_job(symbols=SYMBOLS)
     services.cancel_job(job_id=job.pk)
