@@ -213,12 +213,12 @@ def decide_job(
     if created:
         # Hand the job to the broker only once its row is committed, so a worker never looks
         # for a job that is not there yet. Outside a transaction this runs immediately.
-        transaction.on_commit(lambda: hand_over(job_id=job.pk))
+        transaction.on_commit(lambda: hand_over(job))
         job.refresh_from_db()
     return job, created
 
 
-def hand_over(*, job_id) -> bool:
+def hand_over(job: AnalysisJob) -> bool:
     """Put a new job on the task queue: its chunks' tasks first, if it has chunks, then its own task.
 
     A large job's chunks are made with it (_decide), so their tasks are on the queue when the first
@@ -226,10 +226,11 @@ def hand_over(*, job_id) -> bool:
     job's own task starts the job itself (jobs.tasks.run_job_chunk). With the job fanned out only
     when its task ran, the others would first wait for the broker's next poll (THETOOL_Q_POLL).
     """
-    chunks = list(JobChunk.objects.filter(job_id=job_id).values_list("index", flat=True))
-    if chunks and not enqueue_chunks(job_id=job_id, indexes=chunks):
-        return False
-    return enqueue_job(job_id=job_id)
+    if job.fans_out:  # _decide made its chunks; a small job has none to look up
+        chunks = list(job.chunks.values_list("index", flat=True))
+        if not enqueue_chunks(job_id=job.pk, indexes=chunks):
+            return False
+    return enqueue_job(job_id=job.pk)
 
 
 def _decide_with_retries(*, spec: AnalysisSpec, force: bool, **requester) -> tuple[AnalysisJob, bool]:
